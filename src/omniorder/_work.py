@@ -1,0 +1,130 @@
+"""One command's transaction: the only place the engine writes stock, reservations and events.
+
+:class:`Work` wraps a unit of work with the command's time and idempotency key, and offers the few
+writes a command is made of. Every stock change goes through :meth:`Work.move` (position and
+ledger together: the one write path), and every reservation change through :meth:`Work.change`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+
+from omniorder.model.errors import UnknownReservation
+from omniorder.model.events import Event, ReservationExpired
+from omniorder.model.position import Movement, MovementKind, Position
+from omniorder.model.reservation import Change, Reservation, ReservationState
+from omniorder.model.values import lines_of
+from omniorder.stores.base import PositionKey, UnitOfWork, sorted_keys
+
+__all__ = ["Work", "effective_positions"]
+
+_HELD = (ReservationState.HELD,)
+
+
+class Work:
+    """A command in progress: a unit of work, the command's time and its idempotency key."""
+
+    def __init__(self, uow: UnitOfWork, now: datetime, key: str | None) -> None:
+        self.uow = uow
+        self.now = now
+        self.key = key
+
+    def emit(self, event: Event) -> Event:
+        """Append ``event`` to the outbox."""
+        return self.uow.append_event(event)
+
+    def move(
+        self,
+        location: str,
+        sku: str,
+        kind: MovementKind,
+        quantity: int,
+        reference: str,
+        *,
+        keep: int = 0,
+    ) -> Position:
+        """Change one position and append the movement to the ledger, in one step."""
+        movement = Movement(0, self.now, location, sku, kind, quantity, reference, self.key)
+        return self.uow.move(movement, keep=keep)
+
+    def positions(self, keys: Iterable[PositionKey]) -> dict[PositionKey, Position]:
+        """The positions of ``keys`` (zero where none is stored), locked in canonical order.
+
+        Holds on them that are past their expiry are expired first, so every decision made on
+        these positions sees exactly the stock that is free at ``now`` (promise 6).
+        """
+        ordered = sorted_keys(keys)
+        self.sweep(ordered)
+        found = {(p.location, p.sku): p for p in self.uow.positions(ordered, for_update=True)}
+        return {k: found.get(k) or Position(*k) for k in ordered}
+
+    def sweep(self, keys: Iterable[PositionKey] | None = None) -> list[Reservation]:
+        """Expire every HELD reservation past its expiry (touching ``keys``, or anywhere)."""
+        due = self.uow.due_reservations(
+            self.now, states=_HELD, keys=None if keys is None else list(keys), for_update=True
+        )
+        return [self.expire(r) for r in due]
+
+    def expire(self, reservation: Reservation) -> Reservation:
+        """Expire a due HELD or READY reservation: units back on sale, ReservationExpired."""
+        expired, changes = reservation.expire(self.now)
+        self.apply(expired, changes)
+        self.save(expired)
+        assert reservation.expires_at is not None  # guaranteed by Reservation.expire
+        self.emit(
+            ReservationExpired(
+                at=self.now,
+                reservation_id=expired.id,
+                location=expired.location,
+                channel=expired.channel,
+                order_id=expired.order_id,
+                previous=reservation.state,
+                lines=lines_of({sku: q for _, sku, q in changes}),
+                expires_at=reservation.expires_at,
+            )
+        )
+        return expired
+
+    def reservation(self, reservation_id: str) -> Reservation:
+        """The stored reservation, locked for this command.
+
+        Raises:
+            UnknownReservation: there is none with this id.
+        """
+        found = self.uow.reservation(reservation_id, for_update=True)
+        if found is None:
+            raise UnknownReservation(reservation_id)
+        return found
+
+    def apply(self, reservation: Reservation, changes: list[Change], *, keep: int = 0) -> None:
+        """Write the movements a reservation's transition needs, at its location."""
+        for kind, sku, quantity in changes:
+            if quantity:
+                self.move(reservation.location, sku, kind, quantity, reservation.id, keep=keep)
+
+    def save(self, reservation: Reservation) -> Reservation:
+        """Store a changed reservation (conditional on the version it was changed from)."""
+        self.uow.update_reservation(reservation)
+        return reservation
+
+
+def effective_positions(
+    uow: UnitOfWork, now: datetime, positions: list[Position]
+) -> list[Position]:
+    """``positions`` as every reader must see them at ``now``: holds past expiry not counted."""
+    keys = [(p.location, p.sku) for p in positions]
+    due = uow.due_reservations(now, states=_HELD, keys=keys)
+    if not due:
+        return positions
+    lapsed: defaultdict[PositionKey, int] = defaultdict(int)
+    for reservation in due:
+        for line in reservation.lines:
+            lapsed[(reservation.location, line.sku)] += line.open
+    return [
+        p.apply(MovementKind.HOLD_RELEASED, lapsed[(p.location, p.sku)])
+        if (p.location, p.sku) in lapsed
+        else p
+        for p in positions
+    ]

@@ -1,0 +1,742 @@
+"""The engine: one method per command; each command is one unit of work of the store.
+
+Every channel (web, app, chat or call centre, store till, marketplace) calls the same engine over
+the same store, so they all read and change one ledger. A command validates its input first (bad
+input raises :class:`~omniorder.InvalidInput` and touches nothing), then runs in one transaction
+that writes the positions, the ledger, the reservations, the events and the idempotency record
+together, or none of them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from omniorder._idempotency import Claim
+from omniorder._work import Work, effective_positions
+from omniorder.model import checks
+from omniorder.model.audit import Discrepancy, audit
+from omniorder.model.clock import Clock, SystemClock
+from omniorder.model.errors import (
+    ClockWentBackwards,
+    InsufficientStock,
+    InvalidInput,
+    Shortfall,
+    UnknownReservation,
+)
+from omniorder.model.events import (
+    Event,
+    ReservationConfirmed,
+    ReservationExtended,
+    ReservationFulfilled,
+    ReservationHeld,
+    ReservationReady,
+    ReservationReleased,
+    SafetyStockSet,
+    StockAdjusted,
+    StockReceived,
+    StockSold,
+)
+from omniorder.model.network import Network
+from omniorder.model.policy import Policy
+from omniorder.model.position import MovementKind, Position
+from omniorder.model.reservation import LIVE_STATES, Reservation, ReservationState
+from omniorder.model.sale import Sale
+from omniorder.model.values import Capability, Channel, Mode, lines_of
+from omniorder.stores.base import Store, UnitOfWork
+from omniorder.stores.memory import InMemoryStore
+
+__all__ = ["Engine"]
+
+R = TypeVar("R")
+
+_MODE_NEEDS = {Mode.PICKUP: Capability.PICKUP, Mode.SHIP: Capability.SHIP}
+
+
+def _new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+class Engine:
+    """The application service over one network and one store.
+
+    Args:
+        network: the locations and lanes.
+        store: where state is kept (default: a new :class:`~omniorder.InMemoryStore`).
+        solver: the allocation solver for orders (used from the allocation release on).
+        clock: where time comes from (default: :class:`~omniorder.SystemClock`).
+        policy: the declared rules (default: :class:`~omniorder.Policy`).
+        ids: makes new ids from a prefix (``"res"``, ``"sale"``); default: prefix + uuid4.
+
+    Every command that changes state takes ``key=``: run it again with the same key and the same
+    request and you get the first result back with nothing applied twice; the same key with a
+    different request raises :class:`~omniorder.IdempotencyConflict`.
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        *,
+        store: Store | None = None,
+        solver: object | None = None,
+        clock: Clock | None = None,
+        policy: Policy | None = None,
+        ids: Callable[[str], str] | None = None,
+    ) -> None:
+        if not isinstance(network, Network):
+            raise InvalidInput("network must be a Network", field="network", value=network)
+        if policy is not None and not isinstance(policy, Policy):
+            raise InvalidInput("policy must be a Policy", field="policy", value=policy)
+        if clock is not None and not isinstance(clock, Clock):
+            raise InvalidInput("clock must have a now() method", field="clock", value=clock)
+        self.network = network
+        self.store: Store = InMemoryStore() if store is None else store
+        self.solver = solver
+        self.clock: Clock = SystemClock() if clock is None else clock
+        self.policy = Policy() if policy is None else policy
+        self._ids = ids or _new_id
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _clock_now(self) -> datetime:
+        now = self.clock.now()
+        if not isinstance(now, datetime) or now.utcoffset() is None:
+            raise InvalidInput(
+                "the engine's clock must return timezone-aware datetimes", field="clock", value=now
+            )
+        return now
+
+    def _run(
+        self,
+        command: str,
+        request: Mapping[str, object],
+        key: str | None,
+        result_type: Any,
+        work: Callable[[Work], R],
+    ) -> R:
+        """Run ``work`` as one unit of work, with the idempotency protocol when keyed."""
+        if key is not None:
+            checks.identifier(key, "key")
+        with self.store.unit_of_work() as uow:
+            now = self._clock_now()
+            last = uow.last_time()
+            if last is not None and now < last:
+                raise ClockWentBackwards(now, last)
+            claim: Claim | None = None
+            if key is not None:
+                claim, first = Claim.take(
+                    uow, key, command=command, request=request, result_type=result_type, now=now
+                )
+                if claim is None:
+                    replayed: R = first
+                    return replayed
+            result = work(Work(uow, now, key))
+            uow.record_time(now)
+            if claim is not None:
+                claim.finish(result, result_type)
+            return result
+
+    def _read(self, read: Callable[[UnitOfWork, datetime], R]) -> R:
+        with self.store.unit_of_work(read_only=True) as uow:
+            return read(uow, self._clock_now())
+
+    def _channel(self, channel: object) -> Channel:
+        return checks.check_enum(Channel, channel, "channel")
+
+    def _lines(self, lines: object) -> dict[str, int]:
+        return checks.lines(lines, max_lines=self.policy.max_lines)
+
+    @staticmethod
+    def _short(
+        positions: Mapping[tuple[str, str], Position],
+        wanted: Mapping[tuple[str, str], int],
+        channel: Channel,
+    ) -> None:
+        short = [
+            Shortfall(sku, location, units, positions[(location, sku)].available(channel))
+            for (location, sku), units in sorted(wanted.items(), key=lambda kv: kv[0][::-1])
+            if positions[(location, sku)].available(channel) < units
+        ]
+        if short:
+            raise InsufficientStock(short)
+
+    # -- stock administration ------------------------------------------------------------------
+
+    def receive(
+        self, location: str, sku: str, quantity: int, *, key: str | None = None
+    ) -> Position:
+        """Goods arrived: on-hand of ``sku`` at ``location`` rises by ``quantity``.
+
+        Returns:
+            The position after the receipt.
+
+        Raises:
+            UnknownLocation: no such location.
+            InvalidInput: a bad sku or quantity, or an on-hand that would overflow.
+        """
+        self.network.location(location)
+        checks.identifier(sku, "sku")
+        checks.positive(quantity)
+
+        def work(w: Work) -> Position:
+            current = w.positions([(location, sku)])[(location, sku)]
+            if current.on_hand + quantity > checks.MAX_QUANTITY:
+                raise InvalidInput(
+                    f"receiving {quantity} would take on_hand above {checks.MAX_QUANTITY}",
+                    field="quantity",
+                    value=quantity,
+                )
+            after = w.move(location, sku, MovementKind.RECEIVED, quantity, "receive")
+            w.emit(StockReceived(at=w.now, location=location, sku=sku, quantity=quantity))
+            return after
+
+        request = {"location": location, "sku": sku, "quantity": quantity}
+        return self._run("receive", request, key, Position, work)
+
+    def adjust(
+        self,
+        location: str,
+        sku: str,
+        *,
+        to: int | None = None,
+        delta: int | None = None,
+        reason: str,
+        key: str | None = None,
+    ) -> Position:
+        """Correct on-hand (a count, damage, loss): set it ``to`` a value or change it by ``delta``.
+
+        On-hand never goes below the units held or committed (``reserved + committed``): release
+        those reservations first.
+
+        Raises:
+            UnknownLocation: no such location.
+            InvalidInput: neither or both of ``to`` and ``delta``, a bad value, an empty reason.
+            InsufficientStock: the change would take on-hand below reserved + committed.
+        """
+        self.network.location(location)
+        checks.identifier(sku, "sku")
+        if (to is None) == (delta is None):
+            raise InvalidInput("adjust takes exactly one of to= or delta=", field="to", value=to)
+        if to is not None:
+            checks.non_negative(to, "to")
+        if delta is not None:
+            checks.signed(delta, "delta")
+        checks.text(reason, "reason", required=True)
+
+        def work(w: Work) -> Position:
+            current = w.positions([(location, sku)])[(location, sku)]
+            change = to - current.on_hand if to is not None else delta
+            assert change is not None
+            if change == 0:
+                return current
+            if current.on_hand + change > checks.MAX_QUANTITY:
+                raise InvalidInput(
+                    f"adjusting by {change} would take on_hand above {checks.MAX_QUANTITY}",
+                    field="delta",
+                    value=change,
+                )
+            if current.free + change < 0:
+                raise InsufficientStock([Shortfall(sku, location, -change, current.free)])
+            after = w.move(location, sku, MovementKind.ADJUSTED, change, f"adjust: {reason}")
+            w.emit(
+                StockAdjusted(
+                    at=w.now,
+                    location=location,
+                    sku=sku,
+                    delta=change,
+                    on_hand=after.on_hand,
+                    reason=reason,
+                )
+            )
+            return after
+
+        request = {"location": location, "sku": sku, "to": to, "delta": delta, "reason": reason}
+        return self._run("adjust", request, key, Position, work)
+
+    def set_safety_stock(
+        self, location: str, sku: str, quantity: int, *, key: str | None = None
+    ) -> Position:
+        """Withhold ``quantity`` units of ``sku`` at ``location`` from the remote channels.
+
+        The store's own till and counter (``Channel.STORE``) still see them.
+
+        Raises:
+            UnknownLocation: no such location.
+            InvalidInput: a bad sku or a negative quantity.
+        """
+        self.network.location(location)
+        checks.identifier(sku, "sku")
+        checks.non_negative(quantity)
+
+        def work(w: Work) -> Position:
+            current = w.positions([(location, sku)])[(location, sku)]
+            change = quantity - current.safety_stock
+            if change == 0:
+                return current
+            after = w.move(location, sku, MovementKind.SAFETY_STOCK_SET, change, "safety stock")
+            w.emit(SafetyStockSet(at=w.now, location=location, sku=sku, quantity=quantity))
+            return after
+
+        request = {"location": location, "sku": sku, "quantity": quantity}
+        return self._run("set_safety_stock", request, key, Position, work)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def position(self, location: str, sku: str) -> Position:
+        """The position of ``sku`` at ``location`` now (holds past their expiry not counted).
+
+        Raises:
+            UnknownLocation: no such location.
+            InvalidInput: a bad sku.
+        """
+        self.network.location(location)
+        checks.identifier(sku, "sku")
+
+        def read(uow: UnitOfWork, now: datetime) -> Position:
+            found = uow.positions([(location, sku)])
+            return effective_positions(uow, now, found)[0] if found else Position(location, sku)
+
+        return self._read(read)
+
+    def availability_by_location(
+        self, sku: str, *, channel: Channel = Channel.WEB
+    ) -> dict[str, int]:
+        """Units of ``sku`` that ``channel`` may sell now, for every location of the network.
+
+        Raises:
+            InvalidInput: a bad sku or channel.
+        """
+        checks.identifier(sku, "sku")
+        seen_by = self._channel(channel)
+
+        def read(uow: UnitOfWork, now: datetime) -> dict[str, int]:
+            found = effective_positions(uow, now, uow.positions(sku=sku))
+            by_location = {p.location: p.available(seen_by) for p in found}
+            return {loc.id: by_location.get(loc.id, 0) for loc in self.network.locations}
+
+        return self._read(read)
+
+    def availability(
+        self, sku: str, *, channel: Channel = Channel.WEB, location: str | None = None
+    ) -> int:
+        """Units of ``sku`` that ``channel`` may sell now, at ``location`` or in the whole network.
+
+        ``available = max(0, on_hand - reserved - committed - buffer)`` per location, where the
+        buffer is the safety stock for remote channels and 0 for ``Channel.STORE``. Holds past
+        their expiry never count, whether or not ``expire_due()`` has run.
+
+        Raises:
+            UnknownLocation: no such location.
+            InvalidInput: a bad sku or channel.
+        """
+        if location is None:
+            return sum(self.availability_by_location(sku, channel=channel).values())
+        seen_by = self._channel(channel)
+        return self.position(location, sku).available(seen_by)
+
+    def reservation(self, reservation_id: str) -> Reservation:
+        """The reservation as it is now: a hold past its expiry shows as EXPIRED.
+
+        Raises:
+            UnknownReservation: no such reservation.
+            InvalidInput: a bad id.
+        """
+        checks.identifier(reservation_id, "reservation_id")
+
+        def read(uow: UnitOfWork, now: datetime) -> Reservation:
+            found = uow.reservation(reservation_id)
+            if found is None:
+                raise UnknownReservation(reservation_id)
+            return found.effective(now)
+
+        return self._read(read)
+
+    def events(self, after: int = 0, *, limit: int | None = None) -> list[Event]:
+        """Events with ``seq > after``, oldest first (at most ``limit``).
+
+        Raises:
+            InvalidInput: a negative ``after`` or a ``limit`` below 1.
+        """
+        checks.non_negative(after, "after")
+        if limit is not None:
+            checks.positive(limit, "limit")
+        return self._read(lambda uow, _: uow.events(after, limit))
+
+    def verify(self) -> list[Discrepancy]:
+        """Replay the ledger and compare it with every position and live reservation.
+
+        Returns:
+            Every discrepancy found; an empty list when the store is healthy (promise 2).
+        """
+
+        def read(uow: UnitOfWork, _: datetime) -> list[Discrepancy]:
+            return audit(
+                uow.positions(),
+                uow.movements(),
+                uow.reservations(states=LIVE_STATES),
+                [e.seq for e in uow.events()],
+            )
+
+        return self._read(read)
+
+    # -- selling and holding -------------------------------------------------------------------
+
+    def sell(
+        self,
+        location: str,
+        lines: Mapping[str, int],
+        *,
+        channel: Channel = Channel.STORE,
+        key: str | None = None,
+    ) -> Sale:
+        """A walk-in sale at the till of ``location``: all lines or none.
+
+        Takes only units that ``channel`` may sell at that location now (by default what the
+        store's own till sees), so it never takes units held or committed for anyone else.
+
+        Raises:
+            UnknownLocation: no such location.
+            MissingCapability: the location has no till (SELL).
+            InvalidInput: bad lines or channel.
+            InsufficientStock: every line that cannot be sold, with what is available.
+        """
+        self.network.require(location, Capability.SELL, "sell")
+        wanted = self._lines(lines)
+        seen_by = self._channel(channel)
+
+        def work(w: Work) -> Sale:
+            keys = {(location, sku): units for sku, units in wanted.items()}
+            positions = w.positions(keys)
+            self._short(positions, keys, seen_by)
+            sale = Sale(self._ids("sale"), location, seen_by, lines_of(wanted), w.now)
+            for sku, units in wanted.items():
+                buffer = positions[(location, sku)].buffer(seen_by)
+                w.move(location, sku, MovementKind.SOLD, units, sale.id, keep=buffer)
+            w.emit(
+                StockSold(
+                    at=w.now, sale_id=sale.id, location=location, channel=seen_by, lines=sale.lines
+                )
+            )
+            return sale
+
+        request = {"location": location, "lines": wanted, "channel": seen_by}
+        return self._run("sell", request, key, Sale, work)
+
+    def reserve(
+        self,
+        location: str,
+        lines: Mapping[str, int],
+        *,
+        channel: Channel,
+        ttl: timedelta | None = None,
+        mode: Mode = Mode.PICKUP,
+        order_id: str | None = None,
+        key: str | None = None,
+    ) -> Reservation:
+        """Hold stock at one location: every line or none (HELD until confirmed or expired).
+
+        Args:
+            location: where the units are held.
+            lines: ``{sku: units}``.
+            channel: who is holding (its safety-stock rule applies).
+            ttl: how long the hold lasts (default: the policy's TTL for the channel).
+            mode: how the units will leave (PICKUP needs a counter, SHIP a shipping location).
+            order_id: the order it belongs to, if any.
+            key: idempotency key.
+
+        Raises:
+            UnknownLocation: no such location.
+            MissingCapability: the location cannot serve ``mode``.
+            InvalidInput: bad lines, channel, mode, order id, or a ttl that is not positive or
+                above the policy maximum.
+            InsufficientStock: every short line, with what is available to ``channel``.
+        """
+        seen_by = self._channel(channel)
+        how = checks.check_enum(Mode, mode, "mode")
+        needs = _MODE_NEEDS.get(how)
+        if needs is None:
+            self.network.location(location)
+        else:
+            self.network.require(location, needs, f"a {how.value} reservation")
+        wanted = self._lines(lines)
+        if ttl is not None:
+            checks.positive_duration(ttl, "ttl", maximum=self.policy.max_hold_ttl)
+        if order_id is not None:
+            checks.identifier(order_id, "order_id")
+        lifetime = self.policy.ttl_for(seen_by) if ttl is None else ttl
+
+        def work(w: Work) -> Reservation:
+            keys = {(location, sku): units for sku, units in wanted.items()}
+            positions = w.positions(keys)
+            self._short(positions, keys, seen_by)
+            held, changes = Reservation.hold(
+                id=self._ids("res"),
+                location=location,
+                quantities=wanted,
+                channel=seen_by,
+                mode=how,
+                now=w.now,
+                expires_at=w.now + lifetime,
+                order_id=order_id,
+            )
+            for kind, sku, units in changes:
+                buffer = positions[(location, sku)].buffer(seen_by)
+                w.move(location, sku, kind, units, held.id, keep=buffer)
+            w.uow.add_reservation(held)
+            assert held.expires_at is not None
+            w.emit(
+                ReservationHeld(
+                    at=w.now,
+                    reservation_id=held.id,
+                    location=location,
+                    channel=seen_by,
+                    order_id=order_id,
+                    mode=how,
+                    lines=lines_of(wanted),
+                    expires_at=held.expires_at,
+                )
+            )
+            return held
+
+        request = {
+            "location": location,
+            "lines": wanted,
+            "channel": seen_by,
+            "ttl": ttl,
+            "mode": how,
+            "order_id": order_id,
+        }
+        return self._run("reserve", request, key, Reservation, work)
+
+    # -- the reservation lifecycle ---------------------------------------------------------------
+
+    def _lifecycle(
+        self,
+        command: str,
+        reservation_id: str,
+        key: str | None,
+        change: Callable[[Work, Reservation], Reservation],
+        **request: object,
+    ) -> Reservation:
+        checks.identifier(reservation_id, "reservation_id")
+
+        def work(w: Work) -> Reservation:
+            return change(w, w.reservation(reservation_id))
+
+        return self._run(
+            command, {"reservation_id": reservation_id, **request}, key, Reservation, work
+        )
+
+    def extend(self, reservation_id: str, ttl: timedelta, *, key: str | None = None) -> Reservation:
+        """Give a HELD reservation ``ttl`` more time from now (refused once it has expired).
+
+        Raises:
+            UnknownReservation: no such reservation.
+            InvalidTransition: not HELD, or already past its expiry.
+            InvalidInput: a ttl that is not positive or above the policy maximum.
+        """
+        checks.positive_duration(ttl, "ttl", maximum=self.policy.max_hold_ttl)
+
+        def change(w: Work, r: Reservation) -> Reservation:
+            extended = w.save(r.extend(w.now, w.now + ttl))
+            assert extended.expires_at is not None
+            w.emit(
+                ReservationExtended(
+                    at=w.now,
+                    reservation_id=r.id,
+                    location=r.location,
+                    channel=r.channel,
+                    order_id=r.order_id,
+                    expires_at=extended.expires_at,
+                )
+            )
+            return extended
+
+        return self._lifecycle("extend", reservation_id, key, change, ttl=ttl)
+
+    def confirm(self, reservation_id: str, *, key: str | None = None) -> Reservation:
+        """HELD -> CONFIRMED: the held units are sold to this customer (committed).
+
+        Raises:
+            UnknownReservation: no such reservation.
+            InvalidTransition: not HELD, or the hold has expired (even if no sweep has run).
+        """
+
+        def change(w: Work, r: Reservation) -> Reservation:
+            confirmed, changes = r.confirm(w.now)
+            w.apply(confirmed, changes)
+            w.emit(
+                ReservationConfirmed(
+                    at=w.now,
+                    reservation_id=r.id,
+                    location=r.location,
+                    channel=r.channel,
+                    order_id=r.order_id,
+                    lines=lines_of(r.open_quantities),
+                )
+            )
+            return w.save(confirmed)
+
+        return self._lifecycle("confirm", reservation_id, key, change)
+
+    def mark_ready(
+        self,
+        reservation_id: str,
+        *,
+        pickup_window: timedelta | None = None,
+        key: str | None = None,
+    ) -> Reservation:
+        """CONFIRMED -> READY (a PICKUP reservation): picked and waiting at the counter.
+
+        The pickup deadline is now + ``pickup_window`` (default: the policy's); after it the
+        reservation is a no-show that ``expire_due()`` puts back on sale. Emits
+        ReservationReady with the deadline, so the customer can be told.
+
+        Raises:
+            UnknownReservation: no such reservation.
+            InvalidTransition: not CONFIRMED, or not a PICKUP reservation.
+            InvalidInput: a window that is not positive or above the policy maximum.
+        """
+        if pickup_window is not None:
+            checks.positive_duration(
+                pickup_window, "pickup_window", maximum=self.policy.max_pickup_window
+            )
+        window = self.policy.pickup_window if pickup_window is None else pickup_window
+
+        def change(w: Work, r: Reservation) -> Reservation:
+            ready = w.save(r.mark_ready(w.now, w.now + window))
+            assert ready.expires_at is not None
+            w.emit(
+                ReservationReady(
+                    at=w.now,
+                    reservation_id=r.id,
+                    location=r.location,
+                    channel=r.channel,
+                    order_id=r.order_id,
+                    pickup_deadline=ready.expires_at,
+                    lines=lines_of(r.open_quantities),
+                )
+            )
+            return ready
+
+        return self._lifecycle(
+            "mark_ready", reservation_id, key, change, pickup_window=pickup_window
+        )
+
+    def _fulfilled(self, w: Work, before: Reservation, after: Reservation) -> Reservation:
+        taken = {
+            line.sku: line.fulfilled - old.fulfilled
+            for line, old in zip(after.lines, before.lines, strict=True)
+        }
+        rest = {
+            line.sku: line.released - old.released
+            for line, old in zip(after.lines, before.lines, strict=True)
+        }
+        w.emit(
+            ReservationFulfilled(
+                at=w.now,
+                reservation_id=after.id,
+                location=after.location,
+                channel=after.channel,
+                order_id=after.order_id,
+                mode=after.mode,
+                fulfilled=lines_of(taken),
+                released=lines_of(rest),
+            )
+        )
+        return w.save(after)
+
+    def collect(
+        self,
+        reservation_id: str,
+        lines: Mapping[str, int] | None = None,
+        *,
+        key: str | None = None,
+    ) -> Reservation:
+        """READY -> FULFILLED: the customer collects ``lines`` (default: everything).
+
+        What is not collected is released exactly and is back on sale in every channel at once.
+
+        Raises:
+            UnknownReservation: no such reservation.
+            InvalidTransition: not READY, or the pickup deadline has passed.
+            InvalidInput: bad lines, a sku not in the reservation, or more than it holds.
+        """
+        taken = None if lines is None else self._lines(lines)
+
+        def change(w: Work, r: Reservation) -> Reservation:
+            collected, changes = r.collect(w.now, taken)
+            w.apply(collected, changes)
+            return self._fulfilled(w, r, collected)
+
+        return self._lifecycle("collect", reservation_id, key, change, lines=taken)
+
+    def ship(self, reservation_id: str, *, key: str | None = None) -> Reservation:
+        """CONFIRMED -> FULFILLED (a SHIP or TRANSFER reservation): the parcel has left.
+
+        Raises:
+            UnknownReservation: no such reservation.
+            InvalidTransition: not CONFIRMED, or a PICKUP reservation.
+        """
+
+        def change(w: Work, r: Reservation) -> Reservation:
+            shipped, changes = r.ship(w.now)
+            w.apply(shipped, changes)
+            return self._fulfilled(w, r, shipped)
+
+        return self._lifecycle("ship", reservation_id, key, change)
+
+    def release(
+        self, reservation_id: str, *, reason: str = "", key: str | None = None
+    ) -> Reservation:
+        """Cancel a HELD, CONFIRMED or READY reservation: every open unit goes back on sale.
+
+        Raises:
+            UnknownReservation: no such reservation.
+            InvalidTransition: already FULFILLED, RELEASED or EXPIRED (a hold past its expiry
+                is EXPIRED).
+            InvalidInput: a reason that is not a printable string.
+        """
+        checks.text(reason, "reason")
+
+        def change(w: Work, r: Reservation) -> Reservation:
+            released, changes = r.release(w.now)
+            w.apply(released, changes)
+            w.emit(
+                ReservationReleased(
+                    at=w.now,
+                    reservation_id=r.id,
+                    location=r.location,
+                    channel=r.channel,
+                    order_id=r.order_id,
+                    previous=r.state,
+                    lines=lines_of(r.open_quantities),
+                    reason=reason,
+                )
+            )
+            return w.save(released)
+
+        return self._lifecycle("release", reservation_id, key, change, reason=reason)
+
+    def expire_due(self, *, key: str | None = None) -> list[Reservation]:
+        """Expire every hold past its expiry and every READY pickup past its deadline.
+
+        Holds past their expiry never block a sale even before this runs; this sweep puts the
+        no-shows' units back on sale and records every expiry (ReservationExpired).
+
+        Returns:
+            The reservations expired now, by (deadline, id).
+        """
+
+        def work(w: Work) -> list[Reservation]:
+            due = w.uow.due_reservations(
+                w.now, states=(ReservationState.HELD, ReservationState.READY), for_update=True
+            )
+            return [w.expire(r) for r in due]
+
+        return self._run("expire_due", {}, key, list[Reservation], work)
+
+    def __repr__(self) -> str:
+        return f"Engine({len(self.network.locations)} locations, store={self.store!r})"

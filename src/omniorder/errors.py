@@ -1,0 +1,55 @@
+"""Every error omniorder raises (DESIGN §6), importable from here and from ``omniorder``.
+
+::
+
+    OmniOrderError
+    ├── InvalidInput (ValueError)         bad arguments; nothing was written
+    │   ├── MissingCapability             the location cannot do what the command needs
+    │   └── ClockWentBackwards            the clock reads earlier than the last stored time
+    ├── UnknownLocation (LookupError)
+    ├── UnknownReservation (LookupError)
+    ├── UnknownOrder (LookupError)
+    ├── InsufficientStock                 lists every short line (Shortfall values)
+    ├── InvalidTransition                 carries machine, state and command
+    ├── ReturnNotAllowed
+    ├── IdempotencyConflict               names what differs from the first request
+    ├── ConcurrencyConflict               another writer won; retry (with the same key)
+    └── StoreError                        the back end failed; the driver's error is chained
+        └── CommitOutcomeUnknown          the commit may have happened: retry with the same key
+"""
+
+from omniorder.model.errors import (
+    ClockWentBackwards,
+    CommitOutcomeUnknown,
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    InsufficientStock,
+    InvalidInput,
+    InvalidTransition,
+    MissingCapability,
+    OmniOrderError,
+    ReturnNotAllowed,
+    Shortfall,
+    StoreError,
+    UnknownLocation,
+    UnknownOrder,
+    UnknownReservation,
+)
+
+__all__ = [
+    "ClockWentBackwards",
+    "CommitOutcomeUnknown",
+    "ConcurrencyConflict",
+    "IdempotencyConflict",
+    "InsufficientStock",
+    "InvalidInput",
+    "InvalidTransition",
+    "MissingCapability",
+    "OmniOrderError",
+    "ReturnNotAllowed",
+    "Shortfall",
+    "StoreError",
+    "UnknownLocation",
+    "UnknownOrder",
+    "UnknownReservation",
+]

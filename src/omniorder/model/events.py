@@ -1,0 +1,240 @@
+"""Events: what happened, written to the store's outbox in the same transaction as the change.
+
+Every event has a gap-free sequence number ``seq`` (from 1, given by the store) and the time
+``at`` it happened. Events are frozen; in JSON they are a tagged union (``"type"`` is the class
+name; see :mod:`omniorder.serialization`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+import attrs
+
+from omniorder.model.reservation import ReservationState
+from omniorder.model.values import Channel, Line, Mode
+
+__all__ = [
+    "EVENT_TYPES",
+    "Event",
+    "ReservationConfirmed",
+    "ReservationEvent",
+    "ReservationExpired",
+    "ReservationExtended",
+    "ReservationFulfilled",
+    "ReservationHeld",
+    "ReservationReady",
+    "ReservationReleased",
+    "SafetyStockSet",
+    "StockAdjusted",
+    "StockReceived",
+    "StockSold",
+]
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """Base of every event.
+
+    Attributes:
+        seq: the event's place in the log, gap-free from 1 (0 until the store appends it).
+        at: when it happened (the engine clock's time of the command).
+    """
+
+    seq: int = 0
+    at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class StockReceived(Event):
+    """Goods arrived at a location.
+
+    Attributes:
+        location: where.
+        sku: what.
+        quantity: how many units.
+    """
+
+    location: str
+    sku: str
+    quantity: int
+
+
+@attrs.frozen(kw_only=True)
+class StockAdjusted(Event):
+    """On-hand was corrected (a count, damage, a short pick).
+
+    Attributes:
+        location: where.
+        sku: what.
+        delta: the signed change to on-hand.
+        on_hand: on-hand after the change.
+        reason: why, as given by the caller.
+    """
+
+    location: str
+    sku: str
+    delta: int
+    on_hand: int
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class SafetyStockSet(Event):
+    """The safety stock withheld from remote channels changed.
+
+    Attributes:
+        location: where.
+        sku: what.
+        quantity: the new safety stock.
+    """
+
+    location: str
+    sku: str
+    quantity: int
+
+
+@attrs.frozen(kw_only=True)
+class StockSold(Event):
+    """A walk-in sale at a till.
+
+    Attributes:
+        sale_id: the sale's id.
+        location: the store whose till sold.
+        channel: the channel the sale is booked in (``Channel.STORE`` for a till).
+        lines: what was sold.
+    """
+
+    sale_id: str
+    location: str
+    channel: Channel
+    lines: tuple[Line, ...]
+
+
+@attrs.frozen(kw_only=True)
+class ReservationEvent(Event):
+    """Base of the events of one reservation.
+
+    Attributes:
+        reservation_id: the reservation.
+        location: where its stock is.
+        channel: the channel that made it.
+        order_id: its order, if any.
+    """
+
+    reservation_id: str
+    location: str
+    channel: Channel
+    order_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ReservationHeld(ReservationEvent):
+    """Stock was put on hold.
+
+    Attributes:
+        mode: how the units will leave.
+        lines: what is held.
+        expires_at: when the hold expires unless confirmed or extended.
+    """
+
+    mode: Mode
+    lines: tuple[Line, ...]
+    expires_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class ReservationExtended(ReservationEvent):
+    """A hold was given more time.
+
+    Attributes:
+        expires_at: the new expiry.
+    """
+
+    expires_at: datetime
+
+
+@attrs.frozen(kw_only=True)
+class ReservationConfirmed(ReservationEvent):
+    """A hold became a sale: the units are committed to the customer.
+
+    Attributes:
+        lines: what is committed.
+    """
+
+    lines: tuple[Line, ...]
+
+
+@attrs.frozen(kw_only=True)
+class ReservationReady(ReservationEvent):
+    """A pickup is waiting at the counter: tell the customer, with the deadline.
+
+    Attributes:
+        pickup_deadline: when it becomes a no-show.
+        lines: what is waiting.
+    """
+
+    pickup_deadline: datetime
+    lines: tuple[Line, ...]
+
+
+@attrs.frozen(kw_only=True)
+class ReservationFulfilled(ReservationEvent):
+    """Units were shipped or collected; any not collected went back on sale.
+
+    Attributes:
+        mode: how they left.
+        fulfilled: what left.
+        released: what was not collected and went back on sale.
+    """
+
+    mode: Mode
+    fulfilled: tuple[Line, ...]
+    released: tuple[Line, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class ReservationReleased(ReservationEvent):
+    """A reservation was cancelled: its units are back on sale.
+
+    Attributes:
+        previous: the state it was released from.
+        lines: what went back on sale.
+        reason: why, as given by the caller.
+    """
+
+    previous: ReservationState
+    lines: tuple[Line, ...]
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ReservationExpired(ReservationEvent):
+    """A hold timed out, or a pickup was never collected: its units are back on sale.
+
+    Attributes:
+        previous: HELD (hold timed out) or READY (no-show).
+        lines: what went back on sale.
+        expires_at: the deadline that passed.
+    """
+
+    previous: ReservationState
+    lines: tuple[Line, ...]
+    expires_at: datetime
+
+
+EVENT_TYPES: Final[tuple[type[Event], ...]] = (
+    StockReceived,
+    StockAdjusted,
+    SafetyStockSet,
+    StockSold,
+    ReservationHeld,
+    ReservationExtended,
+    ReservationConfirmed,
+    ReservationReady,
+    ReservationFulfilled,
+    ReservationReleased,
+    ReservationExpired,
+)
+"""Every concrete event class, in the order they were introduced (the JSON tagged union)."""

@@ -1,0 +1,154 @@
+"""Inventory positions, the movements that change them, and the channel availability rule."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+import attrs
+
+from omniorder.model.values import REMOTE_CHANNELS, Channel
+
+__all__ = ["COUNTERS", "EFFECTS", "Movement", "MovementKind", "Position"]
+
+COUNTERS: Final = ("on_hand", "reserved", "committed", "safety_stock", "inbound", "quarantine")
+"""The counters of a :class:`Position`, in the order of every :data:`EFFECTS` vector."""
+
+
+@attrs.frozen
+class Position:
+    """The stock of one sku at one location.
+
+    Attributes:
+        location: the location id.
+        sku: the stock keeping unit.
+        on_hand: sellable units physically there.
+        reserved: units under HELD reservations (soft holds).
+        committed: units under CONFIRMED or READY reservations (sold, not yet gone).
+        safety_stock: buffer withheld from remote channels (web, app, call centre, marketplace).
+        inbound: units in transit to it (ship-to-store transfers).
+        quarantine: returned units awaiting inspection; never sellable.
+    """
+
+    location: str
+    sku: str
+    on_hand: int = 0
+    reserved: int = 0
+    committed: int = 0
+    safety_stock: int = 0
+    inbound: int = 0
+    quarantine: int = 0
+
+    @property
+    def free(self) -> int:
+        """Units neither held nor committed: ``on_hand - reserved - committed``."""
+        return self.on_hand - self.reserved - self.committed
+
+    def buffer(self, channel: Channel) -> int:
+        """The units withheld from ``channel``: the safety stock for remote channels, else 0."""
+        return self.safety_stock if channel in REMOTE_CHANNELS else 0
+
+    def available(self, channel: Channel) -> int:
+        """Units ``channel`` may sell now: ``max(0, on_hand - reserved - committed - buffer)``.
+
+        >>> p = Position("store-1", "sofa", on_hand=3, reserved=1, safety_stock=1)
+        >>> p.available(Channel.WEB), p.available(Channel.STORE)
+        (1, 2)
+        """
+        return max(0, self.free - self.buffer(channel))
+
+    def counters(self) -> tuple[int, ...]:
+        """The counters in :data:`COUNTERS` order."""
+        return tuple(getattr(self, name) for name in COUNTERS)
+
+    def apply(self, kind: MovementKind, quantity: int) -> Position:
+        """This position after a movement of ``kind`` and ``quantity`` (pure; no checks)."""
+        effect = EFFECTS[kind]
+        changes = {
+            name: getattr(self, name) + sign * quantity
+            for name, sign in zip(COUNTERS, effect, strict=True)
+            if sign
+        }
+        return attrs.evolve(self, **changes)
+
+    def violations(self) -> list[str]:
+        """Every broken stock invariant (promise 1), empty when the position is legal."""
+        problems = [
+            f"{name} is negative ({value})"
+            for name, value in zip(COUNTERS, self.counters(), strict=True)
+            if value < 0
+        ]
+        if self.reserved + self.committed > self.on_hand:
+            problems.append(
+                f"reserved {self.reserved} + committed {self.committed} exceed on_hand "
+                f"{self.on_hand}"
+            )
+        return problems
+
+
+class MovementKind(StrEnum):
+    """What a ledger movement does; its effect on the counters is in :data:`EFFECTS`."""
+
+    RECEIVED = "received"
+    """Goods received: on_hand rises."""
+    ADJUSTED = "adjusted"
+    """A stock count or correction: on_hand changes by a signed quantity."""
+    SOLD = "sold"
+    """A walk-in sale at the till: on_hand falls."""
+    HELD = "held"
+    """A soft hold: reserved rises."""
+    HOLD_RELEASED = "hold_released"
+    """A hold released or expired: reserved falls."""
+    CONFIRMED = "confirmed"
+    """A hold confirmed: reserved falls, committed rises."""
+    COMMITTED = "committed"
+    """An order placed without a hold: committed rises."""
+    COMMIT_RELEASED = "commit_released"
+    """A commitment released, expired (no-show) or not collected: committed falls."""
+    FULFILLED = "fulfilled"
+    """Shipped or collected: committed and on_hand fall."""
+    SAFETY_STOCK_SET = "safety_stock_set"
+    """The safety stock changed by a signed quantity."""
+
+
+# Coefficients per counter, in COUNTERS order: the single source of every stock effect.
+EFFECTS: Final[dict[MovementKind, tuple[int, int, int, int, int, int]]] = {
+    MovementKind.RECEIVED: (1, 0, 0, 0, 0, 0),
+    MovementKind.ADJUSTED: (1, 0, 0, 0, 0, 0),
+    MovementKind.SOLD: (-1, 0, 0, 0, 0, 0),
+    MovementKind.HELD: (0, 1, 0, 0, 0, 0),
+    MovementKind.HOLD_RELEASED: (0, -1, 0, 0, 0, 0),
+    MovementKind.CONFIRMED: (0, -1, 1, 0, 0, 0),
+    MovementKind.COMMITTED: (0, 0, 1, 0, 0, 0),
+    MovementKind.COMMIT_RELEASED: (0, 0, -1, 0, 0, 0),
+    MovementKind.FULFILLED: (-1, 0, -1, 0, 0, 0),
+    MovementKind.SAFETY_STOCK_SET: (0, 0, 0, 1, 0, 0),
+}
+
+
+@attrs.frozen
+class Movement:
+    """One ledger entry: a change to one position.
+
+    Replaying every movement in ``seq`` order from zero gives every position exactly.
+
+    Attributes:
+        seq: position in the ledger, gap-free from 1 (0 until the store appends it).
+        at: when it happened.
+        location: the location id.
+        sku: the stock keeping unit.
+        kind: what it does (:class:`MovementKind`).
+        quantity: units; signed only for ADJUSTED and SAFETY_STOCK_SET, else positive.
+        reference: what caused it (a reservation id, a sale id, an adjustment reason).
+        key: the idempotency key of the command that wrote it, if any.
+    """
+
+    seq: int
+    at: datetime
+    location: str
+    sku: str
+    kind: MovementKind
+    quantity: int
+    reference: str = ""
+    key: str | None = None

@@ -1,0 +1,193 @@
+"""The persistence port: what the engine needs from a store, and nothing more.
+
+A :class:`Store` hands out units of work. ``with store.unit_of_work() as uow:`` opens one
+transaction; leaving the block normally commits it, an exception rolls it back so that nothing
+of it is visible, ever (promise 4). Every command of the engine is exactly one unit of work.
+
+Adapters keep the promises with the means their back end has (a lock, ``BEGIN IMMEDIATE``, row
+locks and conditional updates); the contract suite in :mod:`omniorder.testing` checks them all
+the same way. To write your own store, implement these two protocols and run that suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from omniorder.model.events import Event
+from omniorder.model.position import Movement, Position
+from omniorder.model.reservation import Reservation, ReservationState
+
+__all__ = ["IdempotencyRecord", "PositionKey", "Store", "UnitOfWork"]
+
+PositionKey = tuple[str, str]
+"""``(location, sku)``: the key of a position."""
+
+
+@attrs.frozen
+class IdempotencyRecord:
+    """What a store remembers about a command run with an idempotency key.
+
+    Attributes:
+        key: the caller's idempotency key (unique in the store).
+        command: the engine command (``"reserve"``, ...).
+        fingerprint: a hash of the command and its canonical request.
+        request: the canonical request as JSON (to name what differs on a conflict).
+        result: the first result as JSON; ``None`` only inside the claiming transaction.
+        at: when the command ran.
+    """
+
+    key: str
+    command: str
+    fingerprint: str
+    request: str
+    result: str | None
+    at: datetime
+
+
+class UnitOfWork(Protocol):
+    """Transactional access to positions, ledger, reservations, events and idempotency records.
+
+    Reads see the transaction's own writes. Writes raise :class:`~omniorder.StoreError` (never a
+    driver exception) when the back end refuses them; the engine then rolls back.
+    """
+
+    # -- time --------------------------------------------------------------------------------
+    def last_time(self) -> datetime | None:
+        """The latest command time recorded, or None in a new store."""
+        ...
+
+    def record_time(self, now: datetime) -> None:
+        """Remember ``now`` as the latest command time if it is later than the stored one."""
+        ...
+
+    # -- idempotency -------------------------------------------------------------------------
+    def claim_key(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        """Insert ``record`` (result None) unless its key exists; then return the existing one.
+
+        It is the first write of a keyed command, so that a concurrent command with the same key
+        waits for this transaction and then finds the finished record.
+        """
+        ...
+
+    def complete_key(self, key: str, result: str) -> None:
+        """Store the result of the command that claimed ``key`` in this transaction."""
+        ...
+
+    def idempotency_records(self) -> list[IdempotencyRecord]:
+        """Every record, by key."""
+        ...
+
+    # -- positions and ledger ----------------------------------------------------------------
+    def positions(
+        self,
+        keys: Collection[PositionKey] | None = None,
+        *,
+        sku: str | None = None,
+        location: str | None = None,
+        for_update: bool = False,
+    ) -> list[Position]:
+        """Stored positions, sorted by (sku, location), filtered by the arguments given.
+
+        Args:
+            keys: only these (location, sku) positions; absent ones are simply not returned.
+            sku: only this sku.
+            location: only this location.
+            for_update: lock the rows (in sorted order) until the end of the unit of work.
+        """
+        ...
+
+    def move(self, movement: Movement, *, keep: int = 0) -> Position:
+        """Apply ``movement`` to its position (made at zero if new) and append it to the ledger.
+
+        The store gives the movement its ledger ``seq``. It refuses, with
+        :class:`~omniorder.StoreError`, a change that would make a counter negative or
+        ``reserved + committed`` exceed ``on_hand``; and, with
+        :class:`~omniorder.ConcurrencyConflict`, one that would leave fewer than ``keep`` units
+        free (``on_hand - reserved - committed``).
+
+        Returns:
+            The position after the movement.
+        """
+        ...
+
+    def movements(self, after: int = 0) -> list[Movement]:
+        """Ledger entries with ``seq > after``, in order."""
+        ...
+
+    # -- reservations ------------------------------------------------------------------------
+    def add_reservation(self, reservation: Reservation) -> None:
+        """Store a new reservation (its id must be new)."""
+        ...
+
+    def reservation(self, reservation_id: str, *, for_update: bool = False) -> Reservation | None:
+        """The stored reservation (no expiry view applied), or None."""
+        ...
+
+    def update_reservation(self, reservation: Reservation) -> None:
+        """Replace the stored reservation whose version is ``reservation.version - 1``.
+
+        Raises:
+            ConcurrencyConflict: the stored version is not the one this change was made from.
+        """
+        ...
+
+    def reservations(
+        self, *, states: Collection[ReservationState] | None = None
+    ) -> list[Reservation]:
+        """Stored reservations in the given states (all when None), by id."""
+        ...
+
+    def due_reservations(
+        self,
+        now: datetime,
+        *,
+        states: Collection[ReservationState],
+        keys: Collection[PositionKey] | None = None,
+        for_update: bool = False,
+    ) -> list[Reservation]:
+        """Reservations in ``states`` whose ``expires_at <= now``, by (expires_at, id).
+
+        Args:
+            now: the time to judge by.
+            states: which states (HELD for holds, READY for no-shows).
+            keys: only those holding one of these (location, sku) positions.
+            for_update: lock them, skipping rows another transaction holds where the back end
+                can (a second sweeper then takes the others instead of waiting).
+        """
+        ...
+
+    # -- events ------------------------------------------------------------------------------
+    def append_event(self, event: Event) -> Event:
+        """Append ``event`` to the outbox, giving it the next gap-free ``seq``; return it."""
+        ...
+
+    def events(self, after: int = 0, limit: int | None = None) -> list[Event]:
+        """Events with ``seq > after``, in order, at most ``limit`` of them."""
+        ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A place that keeps everything the engine knows, transactionally."""
+
+    def unit_of_work(self, *, read_only: bool = False) -> AbstractContextManager[UnitOfWork]:
+        """Open a transaction: commit on normal exit, roll back on an exception.
+
+        Args:
+            read_only: the caller will only read (a store may then take a lighter lock).
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections and files. The store is unusable afterwards."""
+        ...
+
+
+def sorted_keys(keys: Iterable[PositionKey]) -> list[PositionKey]:
+    """Position keys in the canonical lock order: by sku, then location."""
+    return sorted(set(keys), key=lambda k: (k[1], k[0]))

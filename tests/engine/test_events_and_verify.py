@@ -1,0 +1,157 @@
+"""The outbox of events, the ledger auditor and the clock guard."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+import pytest
+
+from omniorder import (
+    Channel,
+    ClockWentBackwards,
+    Engine,
+    InMemoryStore,
+    InvalidInput,
+    ManualClock,
+)
+from omniorder.model import (
+    ReservationConfirmed,
+    ReservationExtended,
+    ReservationFulfilled,
+    ReservationHeld,
+    ReservationReady,
+    ReservationReleased,
+    SafetyStockSet,
+    StockAdjusted,
+    StockReceived,
+    StockSold,
+)
+from omniorder.testing import take_snapshot
+from tests.factories import STORE_1, STORE_2, sample_network
+
+
+def test_every_command_emits_its_event_in_a_gap_free_sequence(engine: Engine) -> None:
+    engine.receive(STORE_1, "lamp", 5)
+    engine.adjust(STORE_1, "lamp", delta=-1, reason="broken")
+    engine.set_safety_stock(STORE_1, "lamp", 1)
+    engine.sell(STORE_1, {"lamp": 1})
+    rid = engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB).id
+    engine.extend(rid, timedelta(minutes=20))
+    engine.confirm(rid)
+    engine.mark_ready(rid)
+    engine.collect(rid)
+    engine.release(engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB).id)
+    events = engine.events()
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert [type(e) for e in events] == [
+        StockReceived,
+        StockAdjusted,
+        SafetyStockSet,
+        StockSold,
+        ReservationHeld,
+        ReservationExtended,
+        ReservationConfirmed,
+        ReservationReady,
+        ReservationFulfilled,
+        ReservationHeld,
+        ReservationReleased,
+    ]
+
+
+def test_events_are_read_after_a_sequence_number_and_in_pages(engine: Engine) -> None:
+    for _ in range(5):
+        engine.receive(STORE_1, "lamp", 1)
+    assert [e.seq for e in engine.events(after=3)] == [4, 5]
+    assert [e.seq for e in engine.events(after=1, limit=2)] == [2, 3]
+    assert engine.events(after=5) == []
+    with pytest.raises(InvalidInput):
+        engine.events(after=-1)
+    with pytest.raises(InvalidInput):
+        engine.events(limit=0)
+
+
+def test_events_carry_the_command_time(engine: Engine, clock: ManualClock) -> None:
+    clock.advance(timedelta(hours=2))
+    engine.receive(STORE_1, "lamp", 1)
+    assert engine.events()[0].at == clock.now()
+
+
+def test_verify_is_empty_for_a_healthy_store(engine: Engine) -> None:
+    engine.receive(STORE_1, "lamp", 3)
+    engine.confirm(engine.reserve(STORE_1, {"lamp": 2}, channel=Channel.WEB).id)
+    assert engine.verify() == []
+
+
+def test_verify_reports_a_counter_that_drifted_from_the_ledger(clock: ManualClock) -> None:
+    store = InMemoryStore()
+    engine = Engine(sample_network(), store=store, clock=clock)
+    engine.receive(STORE_1, "lamp", 10)
+    engine.reserve(STORE_1, {"lamp": 9}, channel=Channel.WEB)
+    state = store._state
+    key = (STORE_1, "lamp")
+    state.positions[key] = attrs.evolve(state.positions[key], reserved=10)
+    problems = engine.verify()
+    assert {(d.kind, d.field, d.expected, d.actual) for d in problems} == {
+        ("ledger", "reserved", 9, 10),
+        ("reservations", "reserved", 9, 10),
+    }
+
+
+def test_verify_reports_a_missing_ledger_row(clock: ManualClock) -> None:
+    store = InMemoryStore()
+    engine = Engine(sample_network(), store=store, clock=clock)
+    engine.receive(STORE_1, "lamp", 10)
+    engine.receive(STORE_2, "lamp", 1)
+    del store._state.ledger[0]
+    kinds = {d.kind for d in engine.verify()}
+    assert kinds == {"ledger", "sequence"}
+
+
+def test_peer_saleor_16_drift_between_counter_and_allocations_is_reported(
+    clock: ManualClock,
+) -> None:
+    """Saleor resets an allocation counter to the sum of live allocations; we report the drift."""
+    for counter, live in ((10, 9), (9, 10), (0, 9)):
+        store = InMemoryStore()
+        engine = Engine(sample_network(), store=store, clock=clock)
+        engine.receive(STORE_1, "x", 20)
+        engine.reserve(STORE_1, {"x": live}, channel=Channel.WEB)
+        key = (STORE_1, "x")
+        store._state.positions[key] = attrs.evolve(store._state.positions[key], reserved=counter)
+        drift = [d for d in engine.verify() if d.kind == "reservations"]
+        assert [(d.expected, d.actual) for d in drift] == [(live, counter)]
+
+
+def test_a_clock_that_goes_backwards_is_refused_and_nothing_is_written(
+    clock: ManualClock,
+) -> None:
+    engine = Engine(sample_network(), clock=clock)
+    engine.receive(STORE_1, "lamp", 1)
+    earlier = ManualClock(clock.now() - timedelta(seconds=1))
+    other = Engine(sample_network(), store=engine.store, clock=earlier)
+    before = take_snapshot(engine.store)
+    with pytest.raises(ClockWentBackwards):
+        other.receive(STORE_1, "lamp", 1)
+    assert take_snapshot(engine.store) == before
+    assert other.availability("lamp") == 1  # reads are fine
+
+
+def test_a_clock_returning_naive_times_is_refused() -> None:
+    class Naive:
+        def now(self) -> object:
+            from datetime import datetime
+
+            return datetime(2026, 1, 1)  # noqa: DTZ001 - the point of the test
+
+    engine = Engine(sample_network(), clock=Naive())  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="timezone-aware"):
+        engine.receive(STORE_1, "lamp", 1)
+
+
+def test_the_engine_refuses_a_wrong_network_or_policy() -> None:
+    with pytest.raises(InvalidInput):
+        Engine("network")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        Engine(sample_network(), policy={"backorders": True})  # type: ignore[arg-type]
+    assert Engine(sample_network()).policy.backorders is False

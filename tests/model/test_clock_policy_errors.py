@@ -1,0 +1,165 @@
+"""Clocks, the policy's documented defaults, the state-table builder and the error tree."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+
+import pytest
+
+from omniorder import (
+    Channel,
+    ClockWentBackwards,
+    CommitOutcomeUnknown,
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    InsufficientStock,
+    InvalidInput,
+    InvalidTransition,
+    ManualClock,
+    MissingCapability,
+    OmniOrderError,
+    Policy,
+    ReturnNotAllowed,
+    Shortfall,
+    StoreError,
+    SystemClock,
+    UnknownLocation,
+    UnknownOrder,
+    UnknownReservation,
+)
+from omniorder.model import Table
+
+T0 = datetime(2026, 11, 25, 9, tzinfo=UTC)
+
+
+def test_a_manual_clock_moves_only_forward_and_only_when_told() -> None:
+    clock = ManualClock(T0)
+    assert clock.now() == T0
+    assert clock.advance(timedelta(minutes=5)) == T0 + timedelta(minutes=5)
+    assert clock.set(T0 + timedelta(hours=1)) == clock.now()
+    with pytest.raises(InvalidInput):
+        clock.advance(timedelta(seconds=-1))
+    with pytest.raises(InvalidInput):
+        clock.set(T0)
+    with pytest.raises(InvalidInput):
+        clock.set(datetime(2027, 1, 1))  # noqa: DTZ001 - the naive datetime is the point
+    with pytest.raises(InvalidInput):
+        ManualClock(datetime(2026, 1, 1))  # noqa: DTZ001
+    assert clock.now() == T0 + timedelta(hours=1)
+
+
+def test_the_system_clock_is_aware_utc() -> None:
+    assert SystemClock().now().tzinfo is UTC
+
+
+def test_policy_defaults_are_the_documented_ones() -> None:
+    policy = Policy()
+    assert policy.ttl_for(Channel.WEB) == timedelta(minutes=15)
+    assert policy.ttl_for(Channel.APP) == timedelta(minutes=15)
+    assert policy.ttl_for(Channel.CALL_CENTER) == timedelta(hours=48)
+    assert policy.ttl_for(Channel.STORE) == timedelta(hours=2)
+    assert policy.ttl_for(Channel.MARKETPLACE) == timedelta(minutes=30)
+    assert policy.pickup_window == timedelta(days=3)
+    assert policy.max_hold_ttl == timedelta(days=7)
+    assert policy.backorders is False
+
+
+def test_a_policy_overrides_only_the_channels_it_names() -> None:
+    policy = Policy(hold_ttl={Channel.WEB: timedelta(minutes=10)})
+    assert policy.ttl_for(Channel.WEB) == timedelta(minutes=10)
+    assert policy.ttl_for(Channel.CALL_CENTER) == timedelta(hours=48)
+    with pytest.raises(TypeError):
+        policy.hold_ttl[Channel.WEB] = timedelta(0)  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"hold_ttl": {Channel.WEB: timedelta(0)}},
+        {"hold_ttl": {"fax": timedelta(minutes=1)}},
+        {"hold_ttl": {Channel.WEB: timedelta(days=8)}},
+        {"pickup_window": timedelta(days=31)},
+        {"max_lines": 0},
+        {"backorders": "yes"},
+    ],
+)
+def test_an_inconsistent_policy_is_refused(kwargs: dict[str, object]) -> None:
+    with pytest.raises(InvalidInput):
+        Policy(**kwargs)  # type: ignore[arg-type]
+
+
+class _S(Enum):
+    A = "a"
+    B = "b"
+    C = "c"
+
+
+class _C(Enum):
+    GO = "go"
+
+
+def test_a_table_with_an_unreachable_state_is_refused_when_built() -> None:
+    with pytest.raises(ValueError, match="unreachable"):
+        Table("t", _S, _C, {_C.GO: _S.A}, {(_S.A, _C.GO): _S.B}, frozenset({_S.B}))
+
+
+def test_a_table_with_a_way_out_of_a_terminal_state_is_refused() -> None:
+    with pytest.raises(ValueError, match="terminal"):
+        Table(
+            "t",
+            _S,
+            _C,
+            {_C.GO: _S.A},
+            {(_S.A, _C.GO): _S.B, (_S.B, _C.GO): _S.C},
+            frozenset({_S.B, _S.C}),
+        )
+
+
+ERRORS: list[OmniOrderError] = [
+    InvalidInput("bad", field="quantity", value=0),
+    MissingCapability("s", "sell", "sell"),
+    ClockWentBackwards(T0, T0 + timedelta(1)),
+    UnknownLocation("x"),
+    UnknownReservation("r"),
+    UnknownOrder("o"),
+    InsufficientStock([Shortfall("a", "s", 2, 1), Shortfall("b", "s", 1, 0)]),
+    InvalidTransition("reservation", "HELD", "ship", subject="r", reason="why"),
+    ReturnNotAllowed("o", "too late"),
+    IdempotencyConflict("k", "reserve", "reserve", ["lines"]),
+    ConcurrencyConflict("row"),
+    StoreError("disk"),
+    CommitOutcomeUnknown("connection lost", "k"),
+]
+
+
+@pytest.mark.parametrize("error", ERRORS, ids=[type(e).__name__ for e in ERRORS])
+def test_every_error_is_an_omniorder_error_that_pickles_with_its_fields(
+    error: OmniOrderError,
+) -> None:
+    assert isinstance(error, OmniOrderError)
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert vars(copy) == vars(error)
+    assert str(copy) == str(error)
+
+
+def test_errors_subclass_the_builtins_they_resemble() -> None:
+    assert issubclass(InvalidInput, ValueError)
+    for cls in (UnknownLocation, UnknownReservation, UnknownOrder):
+        assert issubclass(cls, LookupError)
+
+
+def test_insufficient_stock_lists_every_short_line() -> None:
+    error = InsufficientStock([Shortfall("a", "s", 2, 1), Shortfall("b", "s", 1, 0)])
+    assert [(s.sku, s.requested, s.available) for s in error.lines] == [("a", 2, 1), ("b", 1, 0)]
+    assert "a at s: requested 2, available 1" in str(error)
+    assert "b at s: requested 1, available 0" in str(error)
+
+
+def test_a_conflict_names_what_differs() -> None:
+    assert "differs in lines, ttl" in str(
+        IdempotencyConflict("k", "reserve", "reserve", ["lines", "ttl"])
+    )
+    assert "first used for receive" in str(IdempotencyConflict("k", "reserve", "receive", []))

@@ -1,0 +1,145 @@
+"""DESIGN §5 promises 1-7 as invariant functions, shared by the stateful machine and @given tests.
+
+Each function checks one promise against a live engine (and its store) and raises AssertionError
+with a readable message when the promise is broken. Promises 4 (atomicity) and 5 (idempotency)
+are about commands rather than states: :func:`unchanged` and :func:`replayed` check them around a
+command.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TypeVar
+
+from omniorder import Channel, Engine, ReservationState
+from omniorder.model import EFFECTS, REMOTE_CHANNELS, RESERVATION_TABLE
+from omniorder.testing import Snapshot, take_snapshot
+
+T = TypeVar("T")
+
+
+def promise_1_no_oversell(engine: Engine) -> None:
+    """Promise 1, no oversell: 0 <= reserved + committed <= on_hand for every stored position."""
+    snap = take_snapshot(engine.store)
+    for p in snap.positions:
+        assert min(p.on_hand, p.reserved, p.committed, p.safety_stock) >= 0, p
+        assert p.reserved + p.committed <= p.on_hand, f"oversold: {p}"
+
+
+def promise_2_conservation(engine: Engine) -> None:
+    """Promise 2, conservation: the ledger replays to every position, reserved and committed are
+    the sums over live reservations, and verify() is empty."""
+    snap = take_snapshot(engine.store)
+    replayed: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * 6)
+    for m in snap.ledger:
+        counters = replayed[(m.location, m.sku)]
+        for i, sign in enumerate(EFFECTS[m.kind]):
+            counters[i] += sign * m.quantity
+    held: dict[tuple[str, str], int] = defaultdict(int)
+    committed: dict[tuple[str, str], int] = defaultdict(int)
+    for r in snap.reservations:
+        if r.state is ReservationState.HELD:
+            bucket = held
+        elif r.state in (ReservationState.CONFIRMED, ReservationState.READY):
+            bucket = committed
+        else:
+            continue
+        for line in r.lines:
+            bucket[(r.location, line.sku)] += line.quantity - line.fulfilled - line.released
+    for p in snap.positions:
+        key = (p.location, p.sku)
+        assert list(p.counters()) == replayed[key], f"ledger disagrees with {p}"
+        assert p.reserved == held[key], f"{p} but live holds sum to {held[key]}"
+        assert p.committed == committed[key], f"{p} but commitments sum to {committed[key]}"
+    assert [m.seq for m in snap.ledger] == list(range(1, len(snap.ledger) + 1))
+    assert [e.seq for e in snap.events] == list(range(1, len(snap.events) + 1))
+    assert engine.verify() == []
+
+
+def promise_3_one_truth(engine: Engine, skus: list[str]) -> None:
+    """Promise 3, one truth: channels with the same policy see the same availability, and the
+    store's own channel differs from the remote ones by exactly the safety stock."""
+    for location in engine.network.locations:
+        for sku in skus:
+            p = engine.position(location.id, sku)
+            remote = {
+                engine.availability(sku, channel=c, location=location.id) for c in REMOTE_CHANNELS
+            }
+            assert len(remote) == 1, f"remote channels disagree on {sku} at {location.id}"
+            assert remote == {max(0, p.free - p.safety_stock)}
+            assert engine.availability(sku, channel=Channel.STORE, location=location.id) == max(
+                0, p.free
+            )
+        for sku in skus:
+            total = engine.availability(sku, channel=Channel.WEB)
+            by_location = engine.availability_by_location(sku, channel=Channel.WEB)
+            assert total == sum(by_location.values())
+
+
+def promise_6_exact_expiry(engine: Engine, skus: list[str]) -> None:
+    """Promise 6, exact expiry: no hold at or past its expiry counts against availability."""
+    now = engine.clock.now()
+    snap = take_snapshot(engine.store)
+    live: dict[tuple[str, str], int] = defaultdict(int)
+    for r in snap.reservations:
+        counts = r.state in (ReservationState.CONFIRMED, ReservationState.READY) or (
+            r.state is ReservationState.HELD and r.expires_at is not None and r.expires_at > now
+        )
+        if counts:
+            for line in r.lines:
+                live[(r.location, line.sku)] += line.quantity - line.fulfilled - line.released
+    for p in snap.positions:
+        if p.sku not in skus:
+            continue
+        seen = engine.position(p.location, p.sku)
+        assert seen.reserved + seen.committed == live[(p.location, p.sku)], (
+            f"{seen} counts an expired hold"
+        )
+        held_view = {
+            r.id: engine.reservation(r.id).state
+            for r in snap.reservations
+            if r.state is ReservationState.HELD and r.location == p.location
+        }
+        for rid, state in held_view.items():
+            stored = next(r for r in snap.reservations if r.id == rid)
+            assert stored.expires_at is not None
+            expected = ReservationState.EXPIRED if stored.expires_at <= now else stored.state
+            assert state is expected, f"{rid} shows {state} at {now}"
+
+
+def promise_7_legal_states(engine: Engine) -> None:
+    """Promise 7, legal transitions only: every reservation is in a state of the table, terminal
+    ones hold nothing, and per-line quantities add up."""
+    for r in take_snapshot(engine.store).reservations:
+        assert r.state in set(RESERVATION_TABLE.states)
+        for line in r.lines:
+            assert 0 <= line.fulfilled <= line.quantity
+            assert 0 <= line.released <= line.quantity - line.fulfilled
+            if r.state in RESERVATION_TABLE.terminal:
+                assert line.fulfilled + line.released == line.quantity, r
+            else:
+                assert (line.fulfilled, line.released) == (0, 0), r
+
+
+def unchanged(engine: Engine, before: Snapshot) -> None:
+    """Promise 4, atomicity: the store is exactly as it was before a command that raised."""
+    after = take_snapshot(engine.store)
+    assert after == before, f"a failed command changed: {before.differences(after)}"
+
+
+def replayed(engine: Engine, again: Callable[[], T], first: T) -> None:
+    """Promise 5, idempotency: repeating a keyed command returns the first result, applies
+    nothing."""
+    before = take_snapshot(engine.store)
+    assert again() == first
+    unchanged(engine, before)
+
+
+def all_state_promises(engine: Engine, skus: list[str]) -> None:
+    """Every promise that is a property of a state (1, 2, 3, 6, 7)."""
+    promise_1_no_oversell(engine)
+    promise_2_conservation(engine)
+    promise_3_one_truth(engine, skus)
+    promise_6_exact_expiry(engine, skus)
+    promise_7_legal_states(engine)

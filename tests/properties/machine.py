@@ -1,0 +1,489 @@
+"""The stateful specification: every engine command, driven by Hypothesis against a reference model.
+
+After every step, the invariants of DESIGN §5 promises 1, 2, 3, 6 and 7 hold and the engine
+agrees with :mod:`tests.properties.reference`. Every command the model says must fail raises its
+typed error and leaves a snapshot of the store unchanged (promise 4); keyed commands replay their
+first result and apply nothing twice, and a key reused for another request conflicts (promise 5).
+
+:func:`machine_for` builds the machine for any store, so the same specification runs against
+every adapter.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+)
+
+from omniorder import (
+    Channel,
+    Engine,
+    IdempotencyConflict,
+    InsufficientStock,
+    InvalidInput,
+    InvalidTransition,
+    ManualClock,
+    MissingCapability,
+    Mode,
+    OmniOrderError,
+    ReservationState,
+    UnknownLocation,
+    UnknownReservation,
+)
+from omniorder.model import ReservationCommand
+from omniorder.stores.base import Store
+from omniorder.testing import take_snapshot
+from tests.factories import STORE_1, STORE_2, WAREHOUSE, sample_network
+from tests.properties import invariants
+from tests.properties.reference import Model
+
+SKUS = ["sku-a", "sku-b", "sku-c"]
+LOCATIONS = [STORE_1, STORE_2, WAREHOUSE]
+TILLS = [STORE_1, STORE_2]
+START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+C = ReservationCommand
+S = ReservationState
+
+units = st.integers(min_value=1, max_value=4)
+sku_lines = st.dictionaries(st.sampled_from(SKUS), units, min_size=1, max_size=3)
+ttls = st.none() | st.sampled_from(
+    [timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(days=1)]
+)
+steps = st.sampled_from(
+    [
+        timedelta(0),
+        timedelta(minutes=1),
+        timedelta(minutes=10),
+        timedelta(minutes=20),
+        timedelta(hours=1),
+        timedelta(hours=3),
+        timedelta(days=1),
+        timedelta(days=2),
+        timedelta(days=4),
+    ]
+)
+
+# (mode, locations that can serve it)
+MODES = [(Mode.PICKUP, TILLS), (Mode.SHIP, [STORE_2, WAREHOUSE]), (Mode.TRANSFER, LOCATIONS)]
+
+BAD_QUANTITIES = [0, -1, True, 1.0, "1", None, 2**63]
+BAD_IDS = ["", "   ", " x", "a\nb", "x" * 201, 7, None]
+
+
+class EngineMachine(RuleBasedStateMachine):
+    """Drives one engine and the reference model with the same commands."""
+
+    make_store: Callable[[], Store]
+
+    reservations = Bundle("reservations")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = ManualClock(START)
+        self.store = self.make_store()
+        counter = itertools.count(1)
+        self.engine = Engine(
+            sample_network(),
+            store=self.store,
+            clock=self.clock,
+            ids=lambda prefix: f"{prefix}-{next(counter)}",
+        )
+        self.model = Model(START)
+        self.keys = itertools.count(1)
+        # key -> (replay the same request, a different request, the first result)
+        self.keyed: dict[str, tuple[Callable[[], Any], Callable[[], Any], Any]] = {}
+        self.failed_keys: list[str] = []
+
+    def teardown(self) -> None:
+        self.store.close()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        keyed: bool,
+        run: Callable[[str | None], Any],
+        other: Callable[[str], Any],
+        expect: type[OmniOrderError] | None,
+    ) -> Any:
+        """Run a command (keyed or not); assert it fails with ``expect`` and changes nothing."""
+        key = f"key-{next(self.keys)}" if keyed else None
+        if expect is not None:
+            before = take_snapshot(self.store)
+            try:
+                run(key)
+            except expect:
+                invariants.unchanged(self.engine, before)
+                if key is not None:
+                    self.failed_keys.append(key)
+                return None
+            raise AssertionError(f"expected {expect.__name__}")
+        result = run(key)
+        if key is not None:
+            self.keyed[key] = (lambda: run(key), lambda: other(key), result)
+        return result
+
+    # -- stock administration ------------------------------------------------------------------
+
+    @rule(
+        location=st.sampled_from(LOCATIONS),
+        sku=st.sampled_from(SKUS),
+        quantity=st.integers(min_value=1, max_value=6),
+        keyed=st.booleans(),
+    )
+    def receive(self, location: str, sku: str, quantity: int, keyed: bool) -> None:
+        self._call(
+            keyed,
+            lambda k: self.engine.receive(location, sku, quantity, key=k),
+            lambda k: self.engine.receive(location, sku, quantity + 1, key=k),
+            None,
+        )
+        self.model.on_hand[(location, sku)] = self.model.on_hand.get((location, sku), 0) + quantity
+
+    @rule(
+        location=st.sampled_from(LOCATIONS),
+        sku=st.sampled_from(SKUS),
+        change=st.integers(min_value=-5, max_value=5).filter(bool),
+        absolute=st.booleans(),
+        keyed=st.booleans(),
+    )
+    def adjust(self, location: str, sku: str, change: int, absolute: bool, keyed: bool) -> None:
+        key_ = (location, sku)
+        on_hand = self.model.on_hand.get(key_, 0)
+        target = max(0, on_hand + change) if absolute else on_hand + change
+        if absolute and target == on_hand:
+            target = on_hand + 1
+        if target < 0:
+            return  # a negative `to` is bad input, covered by bad_input
+        held = self.model.reserved(key_) + self.model.committed(key_)
+        expect = InsufficientStock if target < held else None
+
+        def run(k: str | None) -> Any:
+            if absolute:
+                return self.engine.adjust(location, sku, to=target, reason="count", key=k)
+            return self.engine.adjust(location, sku, delta=change, reason="count", key=k)
+
+        self._call(
+            keyed,
+            run,
+            lambda k: self.engine.adjust(location, sku, to=target + 1, reason="x", key=k),
+            expect,
+        )
+        if expect is None:
+            self.model.on_hand[key_] = target
+
+    @rule(
+        location=st.sampled_from(LOCATIONS),
+        sku=st.sampled_from(SKUS),
+        quantity=st.integers(min_value=0, max_value=3),
+        keyed=st.booleans(),
+    )
+    def set_safety_stock(self, location: str, sku: str, quantity: int, keyed: bool) -> None:
+        self._call(
+            keyed,
+            lambda k: self.engine.set_safety_stock(location, sku, quantity, key=k),
+            lambda k: self.engine.set_safety_stock(location, sku, quantity + 1, key=k),
+            None,
+        )
+        self.model.safety[(location, sku)] = quantity
+
+    @rule(location=st.sampled_from(TILLS), lines=sku_lines, keyed=st.booleans())
+    def sell(self, location: str, lines: dict[str, int], keyed: bool) -> None:
+        short = self.model.shortfalls(location, lines, Channel.STORE)
+        expect = InsufficientStock if short else None
+        if short:
+            try:
+                self.engine.sell(location, lines)
+            except InsufficientStock as error:
+                got = [(s.sku, s.location, s.requested, s.available) for s in error.lines]
+                assert got == short
+        self._call(
+            keyed,
+            lambda k: self.engine.sell(location, lines, key=k),
+            lambda k: self.engine.sell(location, {"sku-z": 1}, key=k),
+            expect,
+        )
+        if not short:
+            for sku, quantity in lines.items():
+                self.model.on_hand[(location, sku)] -= quantity
+
+    # -- holds and their lifecycle -------------------------------------------------------------
+
+    @rule(
+        target=reservations,
+        mode_at=st.sampled_from(MODES),
+        data=st.data(),
+        lines=sku_lines,
+        channel=st.sampled_from(Channel),
+        ttl=ttls,
+        keyed=st.booleans(),
+    )
+    def reserve(
+        self,
+        mode_at: tuple[Mode, list[str]],
+        data: st.DataObject,
+        lines: dict[str, int],
+        channel: Channel,
+        ttl: timedelta | None,
+        keyed: bool,
+    ) -> Any:
+        mode, places = mode_at
+        location = data.draw(st.sampled_from(places), label="location")
+        short = self.model.shortfalls(location, lines, channel)
+        made = self._call(
+            keyed,
+            lambda k: self.engine.reserve(
+                location, lines, channel=channel, ttl=ttl, mode=mode, key=k
+            ),
+            lambda k: self.engine.reserve(
+                location, lines, channel=channel, ttl=ttl, mode=mode, order_id="other", key=k
+            ),
+            InsufficientStock if short else None,
+        )
+        if made is None:
+            return multiple()
+        lifetime = self.engine.policy.ttl_for(channel) if ttl is None else ttl
+        self.model.hold(made.id, location, lines, channel, mode, lifetime)
+        assert made.expires_at == self.model.now + lifetime
+        return made.id
+
+    def _lifecycle(
+        self,
+        rid: str,
+        command: ReservationCommand,
+        run: Callable[[str | None], Any],
+        other: Callable[[str], Any],
+        keyed: bool,
+    ) -> Any:
+        r = self.model.reservations[rid]
+        expect = None if self.model.allowed(r, command) else InvalidTransition
+        return self._call(keyed, run, other, expect)
+
+    @rule(
+        rid=reservations,
+        ttl=st.sampled_from([timedelta(minutes=10), timedelta(hours=5)]),
+        keyed=st.booleans(),
+    )
+    def extend(self, rid: str, ttl: timedelta, keyed: bool) -> None:
+        done = self._lifecycle(
+            rid,
+            C.EXTEND,
+            lambda k: self.engine.extend(rid, ttl, key=k),
+            lambda k: self.engine.extend(rid, ttl * 2, key=k),
+            keyed,
+        )
+        if done is not None:
+            self.model.reservations[rid].expires_at = self.model.now + ttl
+
+    @rule(rid=reservations, keyed=st.booleans())
+    def confirm(self, rid: str, keyed: bool) -> None:
+        done = self._lifecycle(
+            rid,
+            C.CONFIRM,
+            lambda k: self.engine.confirm(rid, key=k),
+            lambda k: self.engine.ship(rid, key=k),
+            keyed,
+        )
+        if done is not None:
+            r = self.model.reservations[rid]
+            r.state, r.expires_at = S.CONFIRMED, None
+
+    @rule(
+        rid=reservations,
+        window=st.none() | st.sampled_from([timedelta(hours=1), timedelta(days=2)]),
+        keyed=st.booleans(),
+    )
+    def mark_ready(self, rid: str, window: timedelta | None, keyed: bool) -> None:
+        done = self._lifecycle(
+            rid,
+            C.MARK_READY,
+            lambda k: self.engine.mark_ready(rid, pickup_window=window, key=k),
+            lambda k: self.engine.mark_ready(rid, pickup_window=timedelta(minutes=7), key=k),
+            keyed,
+        )
+        if done is not None:
+            r = self.model.reservations[rid]
+            r.state = S.READY
+            r.expires_at = self.model.now + (window or self.engine.policy.pickup_window)
+            assert done.expires_at == r.expires_at
+
+    @rule(rid=reservations, data=st.data(), keyed=st.booleans())
+    def collect(self, rid: str, data: st.DataObject, keyed: bool) -> None:
+        r = self.model.reservations[rid]
+        partial = data.draw(st.booleans(), label="partial")
+        taken: dict[str, int] | None = None
+        if partial:
+            taken = {
+                sku: data.draw(st.integers(min_value=1, max_value=q), label=sku)
+                for sku, q in r.lines.items()
+                if data.draw(st.booleans(), label=f"take {sku}")
+            }
+            if not taken:
+                taken = None
+        done = self._lifecycle(
+            rid,
+            C.COLLECT,
+            lambda k: self.engine.collect(rid, taken, key=k),
+            lambda k: self.engine.release(rid, key=k),
+            keyed,
+        )
+        if done is not None:
+            self.model.finish(r, S.FULFILLED, dict(r.open) if taken is None else taken)
+
+    @rule(rid=reservations, keyed=st.booleans())
+    def ship(self, rid: str, keyed: bool) -> None:
+        r = self.model.reservations[rid]
+        done = self._lifecycle(
+            rid,
+            C.SHIP,
+            lambda k: self.engine.ship(rid, key=k),
+            lambda k: self.engine.confirm(rid, key=k),
+            keyed,
+        )
+        if done is not None:
+            self.model.finish(r, S.FULFILLED, dict(r.open))
+
+    @rule(rid=reservations, keyed=st.booleans())
+    def release(self, rid: str, keyed: bool) -> None:
+        r = self.model.reservations[rid]
+        done = self._lifecycle(
+            rid,
+            C.RELEASE,
+            lambda k: self.engine.release(rid, reason="changed mind", key=k),
+            lambda k: self.engine.release(rid, reason="other", key=k),
+            keyed,
+        )
+        if done is not None:
+            self.model.finish(r, S.RELEASED, {})
+
+    @rule(keyed=st.booleans())
+    def expire_due(self, keyed: bool) -> None:
+        due = self.model.expire_due()
+        expired = self._call(
+            keyed,
+            lambda k: self.engine.expire_due(key=k),
+            lambda k: self.engine.receive(STORE_1, "sku-z", 1, key=k),
+            None,
+        )
+        ids = {r.id for r in expired}
+        assert ids <= set(due), f"expired {ids - set(due)} too early"
+
+    @rule(step=steps)
+    def advance_clock(self, step: timedelta) -> None:
+        self.model.now = self.clock.advance(step)
+
+    # -- idempotency ---------------------------------------------------------------------------
+
+    @precondition(lambda self: bool(self.keyed))
+    @rule(data=st.data())
+    def replay_a_key(self, data: st.DataObject) -> None:
+        key = data.draw(st.sampled_from(sorted(self.keyed)), label="key")
+        again, _, first = self.keyed[key]
+        invariants.replayed(self.engine, again, first)
+
+    @precondition(lambda self: bool(self.keyed))
+    @rule(data=st.data())
+    def reuse_a_key_for_another_request(self, data: st.DataObject) -> None:
+        key = data.draw(st.sampled_from(sorted(self.keyed)), label="key")
+        _, other, _ = self.keyed[key]
+        before = take_snapshot(self.store)
+        try:
+            other()
+        except IdempotencyConflict as error:
+            assert error.key == key
+        else:
+            raise AssertionError("a reused key with another request must conflict")
+        invariants.unchanged(self.engine, before)
+
+    @precondition(lambda self: bool(self.failed_keys))
+    @rule(data=st.data())
+    def a_failed_commands_key_is_free(self, data: st.DataObject) -> None:
+        key = data.draw(st.sampled_from(self.failed_keys), label="key")
+        self.failed_keys.remove(key)
+        self.engine.receive(WAREHOUSE, "sku-a", 1, key=key)
+        self.model.on_hand[(WAREHOUSE, "sku-a")] = (
+            self.model.on_hand.get((WAREHOUSE, "sku-a"), 0) + 1
+        )
+
+    # -- bad input -----------------------------------------------------------------------------
+
+    @rule(data=st.data())
+    def bad_input(self, data: st.DataObject) -> None:
+        e = self.engine
+        q = data.draw(st.sampled_from(BAD_QUANTITIES), label="bad quantity")
+        bad_id = data.draw(st.sampled_from(BAD_IDS), label="bad id")
+        cases: list[tuple[Callable[[], Any], type[OmniOrderError]]] = [
+            (lambda: e.receive(STORE_1, "sku-a", q), InvalidInput),  # type: ignore[arg-type]
+            (lambda: e.receive(STORE_1, bad_id, 1), InvalidInput),  # type: ignore[arg-type]
+            (lambda: e.receive("nowhere", "sku-a", 1), UnknownLocation),
+            (lambda: e.adjust(STORE_1, "sku-a", to=-1, reason="x"), InvalidInput),
+            (lambda: e.adjust(STORE_1, "sku-a", delta=0, reason="x"), InvalidInput),
+            (lambda: e.adjust(STORE_1, "sku-a", delta=1, reason=""), InvalidInput),
+            (lambda: e.set_safety_stock(STORE_1, "sku-a", -1), InvalidInput),
+            (lambda: e.sell(WAREHOUSE, {"sku-a": 1}), MissingCapability),
+            (lambda: e.sell(STORE_1, {"sku-a": q}), InvalidInput),  # type: ignore[dict-item]
+            (lambda: e.sell(STORE_1, {}), InvalidInput),
+            (lambda: e.reserve(STORE_1, {"sku-a": 1}, channel="fax"), InvalidInput),  # type: ignore[arg-type]
+            (lambda: e.reserve(WAREHOUSE, {"sku-a": 1}, channel=Channel.WEB), MissingCapability),
+            (
+                lambda: e.reserve(STORE_1, {"sku-a": 1}, channel=Channel.WEB, ttl=timedelta(0)),
+                InvalidInput,
+            ),
+            (
+                lambda: e.reserve(
+                    STORE_1, {"sku-a": 1}, channel=Channel.WEB, ttl=timedelta(days=8)
+                ),
+                InvalidInput,
+            ),
+            (lambda: e.extend("res-none", timedelta(minutes=1)), UnknownReservation),
+            (lambda: e.confirm(bad_id), InvalidInput),  # type: ignore[arg-type]
+            (lambda: e.release("res-none"), UnknownReservation),
+            (lambda: e.receive(STORE_1, "sku-a", 1, key=bad_id or ""), InvalidInput),  # type: ignore[arg-type]
+        ]
+        run, expected = data.draw(st.sampled_from(cases), label="case")
+        before = take_snapshot(self.store)
+        try:
+            run()
+        except expected:
+            invariants.unchanged(self.engine, before)
+        else:
+            raise AssertionError(f"bad input accepted; expected {expected.__name__}")
+
+    # -- invariants ----------------------------------------------------------------------------
+
+    @invariant()
+    def promises_hold(self) -> None:
+        invariants.all_state_promises(self.engine, SKUS)
+
+    @invariant()
+    def engine_agrees_with_the_model(self) -> None:
+        for location in LOCATIONS:
+            for sku in SKUS:
+                key = (location, sku)
+                p = self.engine.position(location, sku)
+                assert (p.on_hand, p.reserved, p.committed, p.safety_stock) == (
+                    self.model.on_hand.get(key, 0),
+                    self.model.reserved(key),
+                    self.model.committed(key),
+                    self.model.safety.get(key, 0),
+                ), f"{p} but the model says {self.model}"
+        for rid, r in self.model.reservations.items():
+            seen = self.engine.reservation(rid)
+            assert seen.state is self.model.state(r), f"{rid}: {seen.state} vs {r}"
+            assert seen.open_quantities == self.model.open_units(r)
+
+
+def machine_for(make_store: Callable[[], Store], name: str) -> type[EngineMachine]:
+    """The machine class running against stores made by ``make_store``."""
+    return type(name, (EngineMachine,), {"make_store": staticmethod(make_store)})

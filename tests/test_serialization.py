@@ -1,0 +1,193 @@
+"""Every public value and event round-trips through JSON; untrusted JSON is refused cleanly."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from omniorder import (
+    Channel,
+    Event,
+    Geo,
+    InvalidInput,
+    Lane,
+    Location,
+    Mode,
+    Movement,
+    MovementKind,
+    Network,
+    Policy,
+    Position,
+    Reservation,
+    Sale,
+)
+from omniorder.model import EVENT_TYPES, Line, ReservationHeld
+from omniorder.serialization import converter, from_json, structure, to_json, unstructure
+from omniorder.testing import strategies as ost
+
+
+@given(ost.events())
+def test_every_event_round_trips_through_json_as_a_tagged_union(event: Event) -> None:
+    text = to_json(event)
+    assert json.loads(text)["type"] == type(event).__name__
+    assert from_json(text, Event) == event
+
+
+def test_every_event_class_is_in_the_union() -> None:
+    names = {cls.__name__ for cls in EVENT_TYPES}
+    assert {"StockReceived", "StockSold", "ReservationHeld", "ReservationExpired"} <= names
+
+
+@given(ost.reservations())
+def test_reservations_round_trip(reservation: Reservation) -> None:
+    assert from_json(to_json(reservation), Reservation) == reservation
+
+
+@given(ost.positions())
+def test_positions_round_trip(position: Position) -> None:
+    assert from_json(to_json(position), Position) == position
+
+
+@given(ost.networks())
+def test_networks_with_their_locations_and_lanes_round_trip(network: Network) -> None:
+    assert from_json(to_json(network), Network) == network
+
+
+@given(
+    st.builds(
+        Movement,
+        st.integers(min_value=1),
+        ost.aware_datetimes(),
+        ost.identifiers(),
+        ost.skus(),
+        st.sampled_from(MovementKind),
+        st.integers(min_value=-(10**6), max_value=10**6),
+        st.text(max_size=20),
+        st.none() | ost.identifiers(),
+    )
+)
+def test_movements_round_trip(movement: Movement) -> None:
+    assert from_json(to_json(movement), Movement) == movement
+
+
+def test_policies_and_sales_round_trip() -> None:
+    policy = Policy(hold_ttl={Channel.WEB: timedelta(minutes=7, seconds=30)})
+    assert from_json(to_json(policy), Policy) == policy
+    sale = Sale("sale-1", "s", Channel.STORE, (Line("a", 2),), datetime(2026, 1, 1, tzinfo=UTC))
+    assert from_json(to_json(sale), Sale) == sale
+
+
+def test_the_wire_format_is_the_documented_one() -> None:
+    at = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    event = ReservationHeld(
+        seq=3,
+        at=at,
+        reservation_id="res-1",
+        location="s",
+        channel=Channel.CALL_CENTER,
+        mode=Mode.PICKUP,
+        lines=(Line("sofa", 1),),
+        expires_at=at + timedelta(hours=48),
+    )
+    assert unstructure(event) == {
+        "type": "ReservationHeld",
+        "seq": 3,
+        "at": "2026-11-25T09:00:00+00:00",
+        "reservation_id": "res-1",
+        "location": "s",
+        "channel": "call_center",
+        "order_id": None,
+        "mode": "pickup",
+        "lines": [{"sku": "sofa", "quantity": 1}],
+        "expires_at": "2026-11-27T09:00:00+00:00",
+    }
+    lane = Lane("a", "b", timedelta(hours=36), Decimal("12.50"))
+    assert unstructure(lane) == {
+        "origin": "a",
+        "destination": "b",
+        "transit": 129600,
+        "cost": "12.50",
+    }
+
+
+GOOD_POSITION: dict[str, Any] = {
+    "location": "s",
+    "sku": "x",
+    "on_hand": 1,
+    "reserved": 0,
+    "committed": 0,
+    "safety_stock": 0,
+    "inbound": 0,
+    "quarantine": 0,
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "cls", "needle"),
+    [
+        (GOOD_POSITION | {"extra": 1}, Position, "extra fields found (extra)"),
+        (GOOD_POSITION | {"on_hand": "1"}, Position, "$.on_hand"),
+        (GOOD_POSITION | {"on_hand": True}, Position, "$.on_hand"),
+        (GOOD_POSITION | {"on_hand": 1.0}, Position, "$.on_hand"),
+        (GOOD_POSITION | {"sku": 5}, Position, "$.sku"),
+        ({"lat": "51", "lon": 0}, Geo, "$.lat"),
+        ({"lat": 91, "lon": 0}, Geo, "lat"),
+        ({"type": "StockTeleported", "seq": 1}, Event, "StockTeleported"),
+        (
+            {
+                "type": "StockReceived",
+                "seq": 1,
+                "at": "2026-01-01T00:00:00",
+                "location": "s",
+                "sku": "x",
+                "quantity": 1,
+            },
+            Event,
+            "timezone-aware",
+        ),
+        ({"origin": "a", "destination": "b", "transit": 60, "cost": 1.5}, Lane, "$.cost"),
+        ({"origin": "a", "destination": "b", "transit": 60, "cost": "NaN"}, Lane, "$.cost"),
+        ({"origin": "a", "destination": "b", "transit": "1h", "cost": "1"}, Lane, "$.transit"),
+        (
+            {"id": "s", "kind": "kiosk", "geo": {"lat": 0, "lon": 0}, "capabilities": []},
+            Location,
+            "$.kind",
+        ),
+        (
+            {"id": "s", "kind": "store", "geo": {"lat": 0, "lon": 0}, "capabilities": ["fly"]},
+            Location,
+            "capabilities",
+        ),
+        ([1, 2], Position, "Position"),
+        ("text", Geo, "Geo"),
+    ],
+)
+def test_untrusted_json_is_refused_with_invalid_input(data: Any, cls: Any, needle: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        structure(data, cls)
+    assert needle in str(raised.value) + " ".join(raised.value.problems)
+    assert isinstance(raised.value, ValueError)
+
+
+def test_a_converter_caller_gets_invalid_input_too() -> None:
+    with pytest.raises(InvalidInput):
+        converter.structure({"lat": None, "lon": 0}, Geo)
+    with pytest.raises(InvalidInput, match="not valid JSON"):
+        from_json("{", Geo)
+
+
+def test_every_problem_is_listed_not_only_the_first() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        structure(GOOD_POSITION | {"on_hand": "1", "reserved": None}, Position)
+    assert len(raised.value.problems) == 2
+
+
+def test_naive_datetimes_are_never_written() -> None:
+    with pytest.raises(InvalidInput):
+        unstructure(datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
