@@ -9,20 +9,29 @@ from pathlib import Path
 
 import pytest
 
+from omniorder import Engine, SQLiteStore
 from omniorder.cli import main
+from omniorder.demo import demo_network
 from omniorder.model import RESERVATION_TABLE
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_demo_tells_the_lost_sofa_story(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
+def test_the_demo_tells_the_lost_sofa_story_on_sqlite(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = tmp_path / "story.sqlite3"
+    assert main(["demo", "--db", str(db)]) == 0
     out = capsys.readouterr().out
+    assert f"store: SQLite database {db}" in out
+    store = SQLiteStore(db)
+    assert len(Engine(demo_network(), store=store).events()) == 8
+    store.close()
     assert "the till: refused: insufficient stock: green-velvet-sofa at camden" in out
     assert "collects her sofa" in out
     assert "the hold is EXPIRED the moment it expires" in out
     assert "ledger check: clean" in out
-    table = out.split("What every channel saw")[1].splitlines()
+    table = out.split("What every channel saw")[1].split("\n\n")[0].splitlines()
     assert table[2].split() == ["1", "1/1", "1/1", "1/1", "1/1", "1/1"]
     assert table[3].split() == ["2", "0/1", "0/1", "0/1", "0/1", "0/1"]
     assert table[-1].split() == ["8", "0/1", "0/1", "0/1", "0/1", "0/1"]
@@ -38,6 +47,18 @@ def test_python_dash_m_runs_the_demo() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "lost sofa" in done.stdout
+    assert "store: SQLite database " in done.stdout
+
+
+def test_the_demo_refuses_a_database_that_already_has_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "story.sqlite3"
+    assert main(["demo", "--db", str(db)]) == 0
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "--db", str(db)])
+    assert exited.value.code == 2
+    assert "already exists" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv", [[], ["bogus"], ["demo", "--frobnicate"]])

@@ -46,7 +46,7 @@ from omniorder.model import (
     SystemClock,
 )
 from omniorder.model.sale import Sale
-from omniorder.stores import InMemoryStore
+from omniorder.stores import InMemoryStore, SQLiteStore
 
 __version__ = "0.1.0.dev0"
 
@@ -82,6 +82,7 @@ __all__ = [
     "ReservationLine",
     "ReservationState",
     "ReturnNotAllowed",
+    "SQLiteStore",
     "Sale",
     "Shortfall",
     "StoreError",

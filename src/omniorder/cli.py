@@ -1,17 +1,22 @@
 """The command line: ``omniorder`` (or ``python -m omniorder``).
 
-Commands: ``demo`` tells the lost-sofa story against a real engine. Every command has ``--help``;
-bad arguments print one clear line and exit with status 2.
+Commands: ``demo`` tells the lost-sofa story against a real engine on a SQLite file. Every
+command has ``--help``; bad arguments print one clear line and exit with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
 
 from omniorder.demo import CHANNEL_NAMES, Step, run_demo
-from omniorder.stores.memory import InMemoryStore
+from omniorder.stores.sqlite import SQLiteStore
 
 __all__ = ["main"]
 
@@ -36,10 +41,16 @@ def _summary(steps: list[Step]) -> list[str]:
     return rows
 
 
-def _demo(_: argparse.Namespace) -> int:
-    print("omniorder demo: the lost sofa that cannot be lost (in-memory store)\n")
+def _demo(args: argparse.Namespace) -> int:
+    path: Path | None = args.db
+    if path is None:
+        path = Path(tempfile.mkdtemp(prefix="omniorder-demo-")) / "demo.sqlite3"
+    elif path.exists() and path.stat().st_size > 0:
+        _fail(f"demo tells its story on a new database; {path} already exists")
+    print("omniorder demo: the lost sofa that cannot be lost")
+    print(f"store: SQLite database {path}\n")
     steps: list[Step] = []
-    store = InMemoryStore()
+    store = SQLiteStore(path)
     try:
         for number, step in enumerate(run_demo(store), start=1):
             steps.append(step)
@@ -47,7 +58,13 @@ def _demo(_: argparse.Namespace) -> int:
     finally:
         store.close()
     print("\n".join(_summary(steps)))
+    print(f"\nThe ledger, reservations and events are in {path}.")
     return 0
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"omniorder: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
         help="tell the lost-sofa story against a real engine",
         description="The lost-sofa story, step by step, with what each channel sees.",
     )
+    demo.add_argument(
+        "--db",
+        type=Path,
+        metavar="PATH",
+        help="the SQLite file to create for the story (default: a new temporary file)",
+    )
     demo.set_defaults(run=_demo)
     return parser
 
@@ -76,7 +99,13 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = _parser().parse_args(argv)
-    status: int = args.run(args)
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
+    try:
+        status: int = args.run(args)
+    except BrokenPipeError:  # the reader went away (| head): not an error of ours
+        # Point stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     return status
 
 

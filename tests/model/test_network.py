@@ -21,7 +21,7 @@ from omniorder import (
     UnknownLocation,
 )
 from omniorder.testing import strategies as ost
-from tests.factories import STORE_1, STORE_2, WAREHOUSE, sample_network
+from omniorder.testing.network import STORE_1, STORE_2, WAREHOUSE, sample_network
 
 LONDON = Geo(51.5074, -0.1278)
 PARIS = Geo(48.8566, 2.3522)

@@ -6,5 +6,13 @@
 
 from omniorder.stores.base import IdempotencyRecord, PositionKey, Store, UnitOfWork
 from omniorder.stores.memory import InMemoryStore
+from omniorder.stores.sqlite import SQLiteStore
 
-__all__ = ["IdempotencyRecord", "InMemoryStore", "PositionKey", "Store", "UnitOfWork"]
+__all__ = [
+    "IdempotencyRecord",
+    "InMemoryStore",
+    "PositionKey",
+    "SQLiteStore",
+    "Store",
+    "UnitOfWork",
+]

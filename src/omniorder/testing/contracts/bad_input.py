@@ -21,8 +21,13 @@ from hypothesis import strategies as st
 
 from omniorder import Channel, Engine, InvalidInput, ManualClock, Mode
 from omniorder.testing import take_snapshot
-from tests.conftest import START
-from tests.factories import STORE_1, STORE_2, STORE_KINDS, make_store, sample_network
+from omniorder.testing.contracts.base import ContractBase
+from omniorder.testing.network import (
+    START,
+    STORE_1,
+    STORE_2,
+    sample_network,
+)
 
 _printable = st.text(st.characters(categories=["L", "N"]), min_size=1, max_size=10)
 
@@ -192,51 +197,54 @@ class Populated:
     ready: str
 
 
-@pytest.fixture(scope="module", params=STORE_KINDS)
-def populated(request: pytest.FixtureRequest) -> Iterator[Populated]:
-    """Stock at two stores, a hold, a confirmed order and a pickup waiting at the counter."""
-    store = make_store(request.param)
-    engine = Engine(sample_network(), store=store, clock=ManualClock(START))
-    engine.receive(STORE_1, "lamp", 10)
-    engine.receive(STORE_2, "lamp", 3)
-    engine.set_safety_stock(STORE_1, "lamp", 1)
-    held = engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB).id
-    confirmed = engine.confirm(engine.reserve(STORE_1, {"lamp": 2}, channel=Channel.WEB).id).id
-    ready = engine.reserve(STORE_1, {"lamp": 2}, channel=Channel.WEB).id
-    engine.confirm(ready)
-    engine.mark_ready(ready)
-    yield Populated(engine, held, confirmed, ready)
-    store.close()
+class BadInputContract(ContractBase):
+    """Bad input is refused and changes nothing."""
 
+    @pytest.fixture(scope="class")
+    def populated(self) -> Iterator[Populated]:
+        """Stock at two stores, a hold, a confirmed order and a pickup waiting at the counter.
 
-@pytest.mark.parametrize("slot", sorted(SLOTS))
-def test_bad_input_is_refused_with_invalid_input_and_changes_nothing(
-    populated: Populated, slot: str
-) -> None:
-    values, call = SLOTS[slot]
-    before = take_snapshot(populated.engine.store)
+        Shared by the whole class: nothing in it may change, which every test asserts.
+        """
+        store = self.make_store()
+        engine = Engine(sample_network(), store=store, clock=ManualClock(START))
+        engine.receive(STORE_1, "lamp", 10)
+        engine.receive(STORE_2, "lamp", 3)
+        engine.set_safety_stock(STORE_1, "lamp", 1)
+        held = engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB).id
+        confirmed = engine.confirm(engine.reserve(STORE_1, {"lamp": 2}, channel=Channel.WEB).id)
+        ready = engine.reserve(STORE_1, {"lamp": 2}, channel=Channel.WEB).id
+        engine.confirm(ready)
+        engine.mark_ready(ready)
+        yield Populated(engine, held, confirmed.id, ready)
+        self.dispose(store)
 
-    @given(values)
-    def check(value: Any) -> None:
-        with pytest.raises(InvalidInput) as raised:
-            call(populated, value)
-        assert str(raised.value)
-        assert take_snapshot(populated.engine.store) == before
+    @pytest.mark.parametrize("slot", sorted(SLOTS))
+    def test_bad_input_is_refused_with_invalid_input_and_changes_nothing(
+        self, populated: Populated, slot: str
+    ) -> None:
+        values, call = SLOTS[slot]
+        before = take_snapshot(populated.engine.store)
 
-    check()
+        @given(values)
+        def check(value: Any) -> None:
+            with pytest.raises(InvalidInput) as raised:
+                call(populated, value)
+            assert str(raised.value)
+            assert take_snapshot(populated.engine.store) == before
 
+        check()
 
-def test_sums_that_would_overflow_are_refused(populated: Populated) -> None:
-    engine = populated.engine
-    before = take_snapshot(engine.store)
-    with pytest.raises(InvalidInput):
-        engine.receive(STORE_1, "lamp", 2**63 - 5)
-    with pytest.raises(InvalidInput):
-        engine.adjust(STORE_1, "lamp", delta=2**63 - 5, reason="typo")
-    assert take_snapshot(engine.store) == before
+    def test_sums_that_would_overflow_are_refused(self, populated: Populated) -> None:
+        engine = populated.engine
+        before = take_snapshot(engine.store)
+        with pytest.raises(InvalidInput):
+            engine.receive(STORE_1, "lamp", 2**63 - 5)
+        with pytest.raises(InvalidInput):
+            engine.adjust(STORE_1, "lamp", delta=2**63 - 5, reason="typo")
+        assert take_snapshot(engine.store) == before
 
-
-def test_decimal_and_numeric_string_quantities_are_refused(populated: Populated) -> None:
-    for value in (Decimal(1), "1", 1.0, True):
-        with pytest.raises(InvalidInput, match="must be an int"):
-            populated.engine.receive(STORE_1, "lamp", value)  # type: ignore[arg-type]
+    def test_decimal_and_numeric_string_quantities_are_refused(self, populated: Populated) -> None:
+        for value in (Decimal(1), "1", 1.0, True):
+            with pytest.raises(InvalidInput, match="must be an int"):
+                populated.engine.receive(STORE_1, "lamp", value)  # type: ignore[arg-type]

@@ -1,19 +1,23 @@
-"""Test building blocks: the sample network and the store adapters to run against."""
+"""The small network every contract test and the stateful machine run on."""
 
 from __future__ import annotations
 
-from omniorder import Capability, Geo, InMemoryStore, Location, LocationKind, Network
-from omniorder.stores.base import Store
+from datetime import UTC, datetime
+from typing import Final
 
-STORE_1 = "store-camden"
+from omniorder.model.network import Location, Network
+from omniorder.model.values import Capability, Geo, LocationKind
+
+__all__ = ["START", "STORE_1", "STORE_2", "WAREHOUSE", "sample_network"]
+
+STORE_1: Final = "store-camden"
 """A London store with a till, a pickup counter and returns; it does not ship."""
-STORE_2 = "store-leeds"
-"""A Leeds store with a till, a pickup counter and ship-from-store."""
-WAREHOUSE = "wh-midlands"
+STORE_2: Final = "store-leeds"
+"""A Leeds store with a till, a pickup counter, returns and ship-from-store."""
+WAREHOUSE: Final = "wh-midlands"
 """A warehouse that ships; no till, no counter."""
-
-STORE_KINDS = ("memory",)
-"""The adapters every store-dependent test runs against."""
+START: Final = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+"""Where the tests' manual clocks start."""
 
 
 def sample_network() -> Network:
@@ -43,10 +47,3 @@ def sample_network() -> Network:
             ),
         ]
     )
-
-
-def make_store(kind: str) -> Store:
-    """A new, empty store of ``kind``."""
-    if kind == "memory":
-        return InMemoryStore()
-    raise ValueError(f"unknown store kind {kind!r}")

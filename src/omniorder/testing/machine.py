@@ -1,7 +1,7 @@
 """The stateful specification: every engine command, driven by Hypothesis against a reference model.
 
 After every step, the invariants of DESIGN §5 promises 1, 2, 3, 6 and 7 hold and the engine
-agrees with :mod:`tests.properties.reference`. Every command the model says must fail raises its
+agrees with :mod:`omniorder.testing.reference`. Every command the model says must fail raises its
 typed error and leaves a snapshot of the store unchanged (promise 4); keyed commands replay their
 first result and apply nothing twice, and a key reused for another request conflicts (promise 5).
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import strategies as st
@@ -43,15 +43,13 @@ from omniorder import (
 )
 from omniorder.model import ReservationCommand
 from omniorder.stores.base import Store
-from omniorder.testing import take_snapshot
-from tests.factories import STORE_1, STORE_2, WAREHOUSE, sample_network
-from tests.properties import invariants
-from tests.properties.reference import Model
+from omniorder.testing import invariants, take_snapshot
+from omniorder.testing.network import START, STORE_1, STORE_2, WAREHOUSE, sample_network
+from omniorder.testing.reference import Model
 
 SKUS = ["sku-a", "sku-b", "sku-c"]
 LOCATIONS = [STORE_1, STORE_2, WAREHOUSE]
 TILLS = [STORE_1, STORE_2]
-START = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 C = ReservationCommand
 S = ReservationState
 
@@ -85,6 +83,7 @@ class EngineMachine(RuleBasedStateMachine):
     """Drives one engine and the reference model with the same commands."""
 
     make_store: Callable[[], Store]
+    dispose: Callable[[Store], None]
 
     reservations = Bundle("reservations")
 
@@ -106,7 +105,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.failed_keys: list[str] = []
 
     def teardown(self) -> None:
-        self.store.close()
+        self.dispose(self.store)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -484,6 +483,12 @@ class EngineMachine(RuleBasedStateMachine):
             assert seen.open_quantities == self.model.open_units(r)
 
 
-def machine_for(make_store: Callable[[], Store], name: str) -> type[EngineMachine]:
+def machine_for(
+    make_store: Callable[[], Store], dispose: Callable[[Store], None], name: str
+) -> type[EngineMachine]:
     """The machine class running against stores made by ``make_store``."""
-    return type(name, (EngineMachine,), {"make_store": staticmethod(make_store)})
+    return type(
+        name,
+        (EngineMachine,),
+        {"make_store": staticmethod(make_store), "dispose": staticmethod(dispose)},
+    )

@@ -1,0 +1,498 @@
+"""SQLiteStore: the embedded default for a real application (stdlib :mod:`sqlite3`, no ORM).
+
+How it keeps the promises:
+
+* every write is one ``BEGIN IMMEDIATE`` transaction, so writers (threads or processes on the
+  same file) are serialised and a command never decides on stale stock; ``busy_timeout`` makes a
+  writer wait its turn instead of failing;
+* WAL journal, so readers never block the writer; ``synchronous=FULL`` by default (a committed
+  command survives a power cut), ``NORMAL`` as an opt-in (it survives a process crash but may lose
+  the last commits on power loss);
+* CHECK constraints hold the stock invariants even if the code above is wrong; position changes
+  are relative (``SET reserved = reserved + ?``) and judged by the rows they touch;
+* the ledger, the event outbox and the idempotency record are written in the same transaction as
+  the change; the idempotency key is inserted first;
+* the schema is package data, applied by ``PRAGMA user_version`` migrations.
+
+SQLite's WAL-reset bug: SQLite before 3.51.3 (except 3.50.7+ and 3.44.6+) can, very rarely,
+corrupt a WAL database when two connections write or checkpoint at the same instant. The store
+logs the linked SQLite version when it opens and warns once per process on an affected version.
+Our policy: prefer a Python linked against a fixed SQLite; keep the database on a local disk and
+never enable ``mmap_size`` with several writer processes (the store does not); run
+``SQLiteStore.integrity_check()`` and ``engine.verify()`` in your health checks; and move to
+:class:`~omniorder.stores.postgres.PostgresStore` when many processes write all day.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import attrs
+
+from omniorder.model.errors import ConcurrencyConflict, InvalidInput, StoreError
+from omniorder.model.events import Event
+from omniorder.model.position import COUNTERS, EFFECTS, Movement, Position
+from omniorder.model.reservation import Reservation, ReservationState
+from omniorder.stores._sql import (
+    EXPIRING,
+    chunks,
+    dump_event,
+    dump_reservation,
+    load_event,
+    load_reservation,
+    micros,
+    migrations,
+    movement_from_row,
+)
+from omniorder.stores.base import IdempotencyRecord, PositionKey
+
+__all__ = ["SQLiteStore", "wal_reset_bug_fixed"]
+
+logger = logging.getLogger(__name__)
+
+_KEYS_PER_QUERY: Final = 400
+_BUSY: Final = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_warned_versions: set[str] = set()
+
+
+def wal_reset_bug_fixed(version: tuple[int, int, int] = sqlite3.sqlite_version_info) -> bool:
+    """Whether this SQLite version has the WAL-reset fix (3.51.3+, 3.50.7+ or 3.44.6+)."""
+    major_minor = version[:2]
+    if major_minor == (3, 50):
+        return version >= (3, 50, 7)
+    if major_minor == (3, 44):
+        return version >= (3, 44, 6)
+    return version >= (3, 51, 3)
+
+
+def _log_version() -> None:
+    version = sqlite3.sqlite_version
+    logger.info("omniorder SQLiteStore: linked SQLite %s", version)
+    if not wal_reset_bug_fixed() and version not in _warned_versions:
+        _warned_versions.add(version)
+        logger.warning(
+            "SQLite %s predates the WAL-reset fix (3.51.3, 3.50.7, 3.44.6): several processes "
+            "writing one database can very rarely corrupt it; see omniorder.stores.sqlite",
+            version,
+        )
+
+
+def _position(row: Sequence[Any]) -> Position:
+    return Position(row[1], row[0], *row[2:])
+
+
+class _SQLiteUnitOfWork:
+    """One transaction on one connection."""
+
+    def __init__(self, conn: sqlite3.Connection, *, read_only: bool) -> None:
+        self._c = conn
+        self._read_only = read_only
+
+    def _writable(self) -> None:
+        if self._read_only:
+            raise StoreError("write in a read-only unit of work")
+
+    # -- time --------------------------------------------------------------------------------
+    def last_time(self) -> datetime | None:
+        row = self._c.execute("SELECT value FROM meta WHERE name = 'last_time'").fetchone()
+        return None if row is None else datetime.fromisoformat(row[0])
+
+    def record_time(self, now: datetime) -> None:
+        self._writable()
+        self._c.execute(
+            "INSERT INTO meta (name, value, value_us) VALUES ('last_time', ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value, value_us = excluded.value_us "
+            "WHERE excluded.value_us > meta.value_us",
+            (now.isoformat(), micros(now)),
+        )
+
+    # -- idempotency -------------------------------------------------------------------------
+    def claim_key(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        self._writable()
+        inserted = self._c.execute(
+            "INSERT INTO idempotency (key, command, fingerprint, request, result, at) "
+            "VALUES (?, ?, ?, ?, NULL, ?) ON CONFLICT (key) DO NOTHING",
+            (record.key, record.command, record.fingerprint, record.request, record.at.isoformat()),
+        ).rowcount
+        if inserted:
+            return None
+        row = self._c.execute(
+            "SELECT key, command, fingerprint, request, result, at FROM idempotency WHERE key = ?",
+            (record.key,),
+        ).fetchone()
+        return _record(row)
+
+    def complete_key(self, key: str, result: str) -> None:
+        self._writable()
+        self._c.execute("UPDATE idempotency SET result = ? WHERE key = ?", (result, key))
+
+    def idempotency_records(self) -> list[IdempotencyRecord]:
+        rows = self._c.execute(
+            "SELECT key, command, fingerprint, request, result, at FROM idempotency ORDER BY key"
+        )
+        return [_record(row) for row in rows]
+
+    # -- positions and ledger ----------------------------------------------------------------
+    def positions(
+        self,
+        keys: Collection[PositionKey] | None = None,
+        *,
+        sku: str | None = None,
+        location: str | None = None,
+        for_update: bool = False,  # BEGIN IMMEDIATE already holds the write lock
+    ) -> list[Position]:
+        columns = "sku, location, " + ", ".join(COUNTERS)
+        where, params = [], []
+        if sku is not None:
+            where.append("sku = ?")
+            params.append(sku)
+        if location is not None:
+            where.append("location = ?")
+            params.append(location)
+        found: list[Position] = []
+        batches: list[Sequence[PositionKey] | None] = (
+            [None] if keys is None else list(chunks(sorted(set(keys)), _KEYS_PER_QUERY))
+        )
+        for batch in batches:
+            clauses, args = list(where), list(params)
+            if batch is not None:
+                if not batch:
+                    continue
+                clauses.append(
+                    "(location, sku) IN (VALUES " + ", ".join("(?, ?)" for _ in batch) + ")"
+                )
+                args += [part for key in batch for part in key]
+            sql = f"SELECT {columns} FROM position"
+            if clauses:
+                sql += " WHERE " + " AND ".join(clauses)
+            found += [_position(row) for row in self._c.execute(sql, args)]
+        return sorted(found, key=lambda p: (p.sku, p.location))
+
+    def move(self, movement: Movement, *, keep: int = 0) -> Position:
+        self._writable()
+        deltas = [sign * movement.quantity for sign in EFFECTS[movement.kind]]
+        self._c.execute(
+            "INSERT INTO position (sku, location) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (movement.sku, movement.location),
+        )
+        setters = ", ".join(f"{name} = {name} + ?" for name in COUNTERS)
+        row = self._c.execute(
+            f"UPDATE position SET {setters} "
+            "WHERE sku = ? AND location = ? "
+            "AND (on_hand + ?) - (reserved + ?) - (committed + ?) >= ? "
+            f"RETURNING sku, location, {', '.join(COUNTERS)}",
+            (*deltas, movement.sku, movement.location, deltas[0], deltas[1], deltas[2], keep),
+        ).fetchone()
+        if row is None:
+            raise ConcurrencyConflict(
+                f"{movement.sku} at {movement.location} no longer has {keep} units free"
+            )
+        self._c.execute(
+            "INSERT INTO ledger (seq, at, sku, location, kind, quantity, reference, key) "
+            "VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger), ?, ?, ?, ?, ?, ?, ?)",
+            (
+                movement.at.isoformat(),
+                movement.sku,
+                movement.location,
+                movement.kind.value,
+                movement.quantity,
+                movement.reference,
+                movement.key,
+            ),
+        )
+        return _position(row)
+
+    def movements(self, after: int = 0) -> list[Movement]:
+        rows = self._c.execute(
+            "SELECT seq, at, location, sku, kind, quantity, reference, key FROM ledger "
+            "WHERE seq > ? ORDER BY seq",
+            (after,),
+        )
+        return [movement_from_row(row) for row in rows]
+
+    # -- reservations ------------------------------------------------------------------------
+    def add_reservation(self, reservation: Reservation) -> None:
+        self._writable()
+        self._c.execute(
+            "INSERT INTO reservation (id, location, state, expires_us, version, body) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            _reservation_row(reservation),
+        )
+        self._c.executemany(
+            "INSERT INTO reservation_line (sku, location, reservation_id) VALUES (?, ?, ?)",
+            [(line.sku, reservation.location, reservation.id) for line in reservation.lines],
+        )
+
+    def reservation(self, reservation_id: str, *, for_update: bool = False) -> Reservation | None:
+        row = self._c.execute(
+            "SELECT body FROM reservation WHERE id = ?", (reservation_id,)
+        ).fetchone()
+        return None if row is None else load_reservation(row[0])
+
+    def update_reservation(self, reservation: Reservation) -> None:
+        self._writable()
+        reservation_id, _, state, expires_us, version, body = _reservation_row(reservation)
+        changed = self._c.execute(
+            "UPDATE reservation SET state = ?, expires_us = ?, version = ?, body = ? "
+            "WHERE id = ? AND version = ?",
+            (state, expires_us, version, body, reservation_id, version - 1),
+        ).rowcount
+        if changed != 1:
+            raise ConcurrencyConflict(f"reservation {reservation_id!r} changed meanwhile")
+
+    def reservations(
+        self, *, states: Collection[ReservationState] | None = None
+    ) -> list[Reservation]:
+        if states is None:
+            rows = self._c.execute("SELECT body FROM reservation ORDER BY id")
+        else:
+            marks = ", ".join("?" for _ in states)
+            rows = self._c.execute(
+                f"SELECT body FROM reservation WHERE state IN ({marks}) ORDER BY id",
+                [s.value for s in states],
+            )
+        return [load_reservation(row[0]) for row in rows]
+
+    def due_reservations(
+        self,
+        now: datetime,
+        *,
+        states: Collection[ReservationState],
+        keys: Collection[PositionKey] | None = None,
+        for_update: bool = False,
+    ) -> list[Reservation]:
+        wanted = {s.value for s in states}
+        if not wanted <= set(EXPIRING):
+            raise StoreError(f"only {EXPIRING} reservations expire")
+        # The literal state list lets SQLite use the partial index reservation_due.
+        sql = (
+            "SELECT body, expires_us, id FROM reservation "
+            "WHERE state IN ('HELD', 'READY') AND expires_us <= ?"
+        )
+        found: dict[str, tuple[int, Reservation]] = {}
+        batches: list[Sequence[PositionKey] | None] = (
+            [None] if keys is None else list(chunks(sorted(set(keys)), _KEYS_PER_QUERY))
+        )
+        for batch in batches:
+            query, args = sql, list[object]([micros(now)])
+            if batch is not None:
+                if not batch:
+                    continue
+                query += (
+                    " AND id IN (SELECT reservation_id FROM reservation_line "
+                    "WHERE (location, sku) IN (VALUES " + ", ".join("(?, ?)" for _ in batch) + "))"
+                )
+                args += [part for key in batch for part in key]
+            for body, expires_us, reservation_id in self._c.execute(query, args):
+                r = load_reservation(body)
+                if r.state.value in wanted:
+                    found[reservation_id] = (expires_us, r)
+        return [r for _, r in sorted(found.values(), key=lambda item: (item[0], item[1].id))]
+
+    # -- events ------------------------------------------------------------------------------
+    def append_event(self, event: Event) -> Event:
+        self._writable()
+        seq = self._c.execute(
+            "INSERT INTO event (seq, type, at, body) "
+            "VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM event), ?, ?, '') RETURNING seq",
+            (type(event).__name__, event.at.isoformat()),
+        ).fetchone()[0]
+        stored = attrs.evolve(event, seq=seq)
+        self._c.execute("UPDATE event SET body = ? WHERE seq = ?", (dump_event(stored), seq))
+        return stored
+
+    def events(self, after: int = 0, limit: int | None = None) -> list[Event]:
+        rows = self._c.execute(
+            "SELECT body FROM event WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, -1 if limit is None else limit),
+        )
+        return [load_event(row[0]) for row in rows]
+
+
+def _record(row: Sequence[Any]) -> IdempotencyRecord:
+    key, command, fingerprint, request, result, at = row
+    return IdempotencyRecord(key, command, fingerprint, request, result, datetime.fromisoformat(at))
+
+
+def _reservation_row(r: Reservation) -> tuple[str, str, str, int | None, int, str]:
+    expires = None if r.expires_at is None else micros(r.expires_at)
+    return (r.id, r.location, r.state.value, expires, r.version, dump_reservation(r))
+
+
+class SQLiteStore:
+    """The embedded default: one SQLite file, safe for many threads and several processes.
+
+    Args:
+        path: the database file (created with its schema if new). Keep it on a local disk.
+        synchronous: ``"FULL"`` (default: a committed command survives power loss) or
+            ``"NORMAL"`` (faster; survives a crash of the process, may lose the last commits on
+            power loss).
+        busy_timeout: how long a writer waits for another writer's transaction before giving
+            up with :class:`~omniorder.ConcurrencyConflict`.
+
+    Raises:
+        StoreError: the file cannot be opened, is not a database, or has a newer schema.
+        InvalidInput: a bad ``synchronous`` value.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        busy_timeout: timedelta = timedelta(seconds=30),
+        _transactions: bool = True,
+    ) -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise InvalidInput(
+                "synchronous must be 'FULL' or 'NORMAL'", field="synchronous", value=synchronous
+            )
+        self.path = Path(path)
+        self.synchronous = synchronous
+        self._busy_ms = int(busy_timeout.total_seconds() * 1000)
+        self._transactions = _transactions
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+        self._pid = os.getpid()
+        self._closed = False
+        _log_version()
+        self._migrate(self._connection())
+
+    # -- connections ---------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=self._busy_ms / 1000,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot open SQLite database {str(self.path)!r}: {error}") from error
+        with self._guard:
+            self._all.append(conn)
+        return conn
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError("the store is closed")
+        if os.getpid() != self._pid:
+            # A connection must never cross fork(): the child opens its own.
+            self._pid, self._local, self._all = os.getpid(), threading.local(), []
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        steps = migrations("sqlite")
+        latest = steps[-1][0]
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            if current > latest:
+                conn.execute("ROLLBACK")
+                raise StoreError(
+                    f"{str(self.path)!r} has schema version {current}; this omniorder knows "
+                    f"{latest} at most: upgrade omniorder"
+                )
+            for version, script in steps:
+                if version > current:
+                    for statement in _statements(script):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {int(version)}")
+                    logger.info(
+                        "omniorder SQLiteStore: %s migrated to schema %d", self.path, version
+                    )
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            if _in_transaction(conn):
+                conn.execute("ROLLBACK")
+            raise StoreError(f"cannot prepare {str(self.path)!r}: {error}") from error
+
+    # -- the port ----------------------------------------------------------------------------------
+    @contextmanager
+    def unit_of_work(self, *, read_only: bool = False) -> Iterator[_SQLiteUnitOfWork]:
+        """Open a transaction (``BEGIN IMMEDIATE`` to write); see the Store protocol."""
+        conn = self._connection()
+        if _in_transaction(conn):
+            raise StoreError("a unit of work is already open in this thread")
+        try:
+            if self._transactions:
+                conn.execute("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise _translate(error) from error
+        try:
+            yield _SQLiteUnitOfWork(conn, read_only=read_only)
+        except BaseException as error:
+            if _in_transaction(conn):
+                conn.execute("ROLLBACK")
+            if isinstance(error, sqlite3.Error):
+                raise _translate(error) from error
+            raise
+        try:
+            if _in_transaction(conn):
+                conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            if _in_transaction(conn):
+                conn.execute("ROLLBACK")
+            raise _translate(error) from error
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's own ``PRAGMA integrity_check``: empty when the file is sound."""
+        rows = self._connection().execute("PRAGMA integrity_check").fetchall()
+        return [] if [tuple(r) for r in rows] == [("ok",)] else [str(r[0]) for r in rows]
+
+    def close(self) -> None:
+        """Close every connection this process opened; the store is unusable afterwards."""
+        with self._guard:
+            self._closed = True
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+
+def _in_transaction(conn: sqlite3.Connection) -> bool:
+    # A function, not the property inline: the answer changes under our feet (mypy would narrow).
+    return conn.in_transaction
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The complete SQL statements of ``script``, one at a time (comments kept)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            if pending.strip():
+                yield pending
+            pending = ""
+    if pending.strip() and not all(
+        row.strip().startswith("--") or not row.strip() for row in pending.splitlines()
+    ):
+        raise StoreError("schema file ends in an incomplete statement")
+
+
+def _translate(error: sqlite3.Error) -> Exception:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in _BUSY:
+        return ConcurrencyConflict(f"the database stayed busy: {error}")
+    if isinstance(error, sqlite3.IntegrityError):
+        return StoreError(f"a constraint refused the change: {error}")
+    return StoreError(f"SQLite: {error}")

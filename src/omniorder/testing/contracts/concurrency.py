@@ -1,0 +1,109 @@
+"""Promise 1 under threads: many threads racing for the last units never oversell."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from omniorder import Channel, Engine, InsufficientStock, ManualClock, Mode
+from omniorder.stores.base import Store
+from omniorder.testing import invariants
+from omniorder.testing.contracts.base import ContractBase
+from omniorder.testing.network import START, STORE_1, STORE_2, sample_network
+
+THREADS = 8
+
+
+def _race(work: list[object]) -> None:
+    barrier = threading.Barrier(len(work))
+    errors: list[BaseException] = []
+
+    def run(task: object) -> None:
+        barrier.wait()
+        try:
+            task()  # type: ignore[operator]
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(task,)) for task in work]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+
+
+class ConcurrencyContract(ContractBase):
+    """Promise 1 under threads."""
+
+    def test_eight_threads_racing_for_the_last_five_sofas_get_five(self, store: Store) -> None:
+        engine = Engine(sample_network(), store=store, clock=ManualClock(START))
+        engine.receive(STORE_1, "sofa", 5)
+        outcomes: Counter[str] = Counter()
+        lock = threading.Lock()
+
+        def customer(channel: Channel) -> None:
+            for _ in range(5):
+                try:
+                    if channel is Channel.STORE:
+                        engine.sell(STORE_1, {"sofa": 1})
+                    else:
+                        rid = engine.reserve(STORE_1, {"sofa": 1}, channel=channel).id
+                        engine.confirm(rid)
+                    with lock:
+                        outcomes["won"] += 1
+                except InsufficientStock:
+                    with lock:
+                        outcomes["refused"] += 1
+
+        channels = [Channel.WEB, Channel.APP, Channel.STORE, Channel.CALL_CENTER] * 2
+        _race([lambda c=c: customer(c) for c in channels])
+        assert outcomes == {"won": 5, "refused": THREADS * 5 - 5}
+        p = engine.position(STORE_1, "sofa")
+        assert p.committed + (5 - p.on_hand) == 5
+        invariants.promise_1_no_oversell(engine)
+        invariants.promise_2_conservation(engine)
+
+    @pytest.mark.parametrize("rounds", [30])
+    def test_multi_line_holds_releases_and_sweeps_in_parallel_keep_every_promise(
+        self, store: Store, rounds: int
+    ) -> None:
+        clock = ManualClock(START)
+        engine = Engine(sample_network(), store=store, clock=clock)
+        for sku in ("a", "b", "c"):
+            engine.receive(STORE_2, sku, 6)
+
+        def shopper(number: int) -> None:
+            for i in range(rounds):
+                lines = {"a": 1, "b": 1} if (number + i) % 2 else {"b": 2, "c": 1}
+                try:
+                    r = engine.reserve(
+                        STORE_2,
+                        lines,
+                        channel=Channel.WEB,
+                        mode=Mode.SHIP,
+                        ttl=timedelta(minutes=1 + i % 3),
+                    )
+                except InsufficientStock:
+                    continue
+                step = (number * 7 + i) % 4
+                if step == 0:
+                    engine.release(r.id)
+                elif step == 1:
+                    engine.confirm(r.id)
+                    engine.ship(r.id)
+                elif step == 2:
+                    engine.expire_due()
+
+        def clock_ticker() -> None:
+            for _ in range(rounds):
+                clock.advance(timedelta(seconds=30))
+                engine.expire_due()
+
+        _race([lambda n=n: shopper(n) for n in range(THREADS - 1)] + [clock_ticker])
+        clock.advance(timedelta(hours=1))
+        engine.expire_due()
+        invariants.all_state_promises(engine, ["a", "b", "c"])

@@ -1,0 +1,133 @@
+"""Promise 5: a keyed command is applied once; the key remembers the first result."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+
+from omniorder import (
+    Channel,
+    Engine,
+    IdempotencyConflict,
+    InsufficientStock,
+    InvalidInput,
+    ManualClock,
+    Mode,
+)
+from omniorder.testing import invariants, take_snapshot
+from omniorder.testing.contracts.base import ContractBase
+from omniorder.testing.network import STORE_1, WAREHOUSE
+
+Command = Callable[[str], object]
+
+
+def _replays_under_keys(engine: Engine, calls: list[tuple[str, Command]]) -> None:
+    for key, call in calls:
+        first = call(key)
+        invariants.replayed(engine, functools.partial(call, key), first)
+
+
+class IdempotencyContract(ContractBase):
+    """Promise 5: keyed commands apply once."""
+
+    def test_a_repeated_hold_returns_the_first_reservation_and_holds_nothing_more(
+        self, engine: Engine, clock: ManualClock
+    ) -> None:
+        engine.receive(STORE_1, "lamp", 2)
+        first = engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB, key="cart-42")
+        clock.advance(timedelta(minutes=1))
+        invariants.replayed(
+            engine,
+            lambda: engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB, key="cart-42"),
+            first,
+        )
+        assert engine.position(STORE_1, "lamp").reserved == 1
+
+    def test_the_replay_returns_the_first_result_even_after_later_changes(
+        self, engine: Engine
+    ) -> None:
+        engine.receive(STORE_1, "lamp", 2)
+        held = engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB)
+        confirmed = engine.confirm(held.id, key="pay-1")
+        engine.release(held.id)
+        assert engine.confirm(held.id, key="pay-1") == confirmed
+
+    def test_the_same_key_with_another_request_conflicts_and_names_the_difference(
+        self,
+        engine: Engine,
+    ) -> None:
+        engine.receive(STORE_1, "lamp", 5)
+        engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB, key="cart-42")
+        before = take_snapshot(engine.store)
+        with pytest.raises(IdempotencyConflict) as raised:
+            engine.reserve(STORE_1, {"lamp": 2}, channel=Channel.APP, key="cart-42")
+        assert raised.value.differences == ("channel", "lines")
+        assert take_snapshot(engine.store) == before
+
+    def test_the_same_key_for_another_command_conflicts(self, engine: Engine) -> None:
+        engine.receive(STORE_1, "lamp", 5, key="k")
+        with pytest.raises(IdempotencyConflict, match="first used for receive"):
+            engine.sell(STORE_1, {"lamp": 1}, key="k")
+
+    def test_a_failed_command_does_not_keep_its_key(self, engine: Engine) -> None:
+        with pytest.raises(InsufficientStock):
+            engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB, key="cart-7")
+        assert take_snapshot(engine.store).keys == ()
+        engine.receive(STORE_1, "lamp", 1)
+        assert engine.reserve(
+            STORE_1, {"lamp": 1}, channel=Channel.WEB, key="cart-7"
+        ).quantities == {"lamp": 1}
+
+    def test_bad_input_is_never_stored_under_a_key(self, engine: Engine) -> None:
+        with pytest.raises(InvalidInput):
+            engine.receive(STORE_1, "lamp", 0, key="k")
+        assert engine.receive(STORE_1, "lamp", 1, key="k").on_hand == 1
+
+    @pytest.mark.parametrize("key", ["", " ", "k\x00", "x" * 201, 42, b"k"])
+    def test_a_malformed_key_is_refused(self, engine: Engine, key: object) -> None:
+        with pytest.raises(InvalidInput):
+            engine.receive(STORE_1, "lamp", 1, key=key)  # type: ignore[arg-type]
+        assert take_snapshot(engine.store).ledger == ()
+
+    def test_each_state_changing_command_honours_its_key(
+        self, engine: Engine, clock: ManualClock
+    ) -> None:
+        _replays_under_keys(
+            engine,
+            [
+                ("k1", lambda k: engine.receive(STORE_1, "lamp", 9, key=k)),
+                ("k2", lambda k: engine.adjust(STORE_1, "lamp", delta=-1, reason="broken", key=k)),
+                ("k3", lambda k: engine.set_safety_stock(STORE_1, "lamp", 1, key=k)),
+                ("k4", lambda k: engine.sell(STORE_1, {"lamp": 1}, key=k)),
+                ("k5", lambda k: engine.reserve(STORE_1, {"lamp": 2}, channel=Channel.WEB, key=k)),
+            ],
+        )
+        rid = engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB).id
+        _replays_under_keys(
+            engine,
+            [
+                ("extend", lambda k: engine.extend(rid, timedelta(minutes=30), key=k)),
+                ("confirm", lambda k: engine.confirm(rid, key=k)),
+                ("ready", lambda k: engine.mark_ready(rid, key=k)),
+                ("collect", lambda k: engine.collect(rid, key=k)),
+            ],
+        )
+        engine.receive(WAREHOUSE, "lamp", 2)
+        parcel = engine.reserve(WAREHOUSE, {"lamp": 1}, channel=Channel.WEB, mode=Mode.SHIP).id
+        dropped = engine.reserve(WAREHOUSE, {"lamp": 1}, channel=Channel.WEB, mode=Mode.SHIP).id
+        engine.confirm(parcel)
+        _replays_under_keys(
+            engine,
+            [
+                ("ship", lambda k: engine.ship(parcel, key=k)),
+                ("release", lambda k: engine.release(dropped, reason="oops", key=k)),
+            ],
+        )
+        clock.advance(timedelta(hours=1))
+        swept = engine.expire_due(key="sweep-1")
+        assert len(swept) == 1
+        invariants.replayed(engine, lambda: engine.expire_due(key="sweep-1"), swept)
+        assert engine.verify() == []

@@ -1,0 +1,30 @@
+"""Building an engine: what it accepts and refuses."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from omniorder import Engine, InvalidInput
+from omniorder.testing.network import STORE_1, sample_network
+
+
+def test_a_clock_returning_naive_times_is_refused() -> None:
+    class Naive:
+        def now(self) -> datetime:
+            return datetime(2026, 1, 1)  # noqa: DTZ001 - the point of the test
+
+    engine = Engine(sample_network(), clock=Naive())
+    with pytest.raises(InvalidInput, match="timezone-aware"):
+        engine.receive(STORE_1, "lamp", 1)
+
+
+def test_the_engine_refuses_a_wrong_network_policy_or_clock() -> None:
+    with pytest.raises(InvalidInput):
+        Engine("network")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        Engine(sample_network(), policy={"backorders": True})  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        Engine(sample_network(), clock="now")  # type: ignore[arg-type]
+    assert Engine(sample_network()).policy.backorders is False
