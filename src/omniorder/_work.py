@@ -31,9 +31,9 @@ class Work:
         self.now = now
         self.key = key
 
-    def emit(self, event: Event) -> Event:
+    def emit(self, event: Event) -> None:
         """Append ``event`` to the outbox."""
-        return self.uow.append_event(event)
+        self.uow.append_event(event)
 
     def move(
         self,

@@ -9,6 +9,10 @@ together, or none of them.
 
 from __future__ import annotations
 
+import itertools
+import logging
+import random
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -21,6 +25,8 @@ from omniorder.model.audit import Discrepancy, audit
 from omniorder.model.clock import Clock, SystemClock
 from omniorder.model.errors import (
     ClockWentBackwards,
+    CommitOutcomeUnknown,
+    ConcurrencyConflict,
     InsufficientStock,
     InvalidInput,
     Shortfall,
@@ -52,7 +58,13 @@ __all__ = ["Engine"]
 
 R = TypeVar("R")
 
+logger = logging.getLogger(__name__)
+
 _MODE_NEEDS = {Mode.PICKUP: Capability.PICKUP, Mode.SHIP: Capability.SHIP}
+_BACKOFF = 0.005
+"""Seconds before the first retry of a command that lost a race (doubling, jittered)."""
+_BACKOFF_CAP = 0.25
+"""The longest wait between two retries, in seconds."""
 
 
 def _new_id(prefix: str) -> str:
@@ -69,6 +81,8 @@ class Engine:
         clock: where time comes from (default: :class:`~omniorder.SystemClock`).
         policy: the declared rules (default: :class:`~omniorder.Policy`).
         ids: makes new ids from a prefix (``"res"``, ``"sale"``); default: prefix + uuid4.
+        retries: how many times a command that lost a race with another writer is run again
+            before :class:`~omniorder.ConcurrencyConflict` reaches the caller.
 
     Every command that changes state takes ``key=``: run it again with the same key and the same
     request and you get the first result back with nothing applied twice; the same key with a
@@ -84,6 +98,7 @@ class Engine:
         clock: Clock | None = None,
         policy: Policy | None = None,
         ids: Callable[[str], str] | None = None,
+        retries: int = 8,
     ) -> None:
         if not isinstance(network, Network):
             raise InvalidInput("network must be a Network", field="network", value=network)
@@ -97,6 +112,8 @@ class Engine:
         self.clock: Clock = SystemClock() if clock is None else clock
         self.policy = Policy() if policy is None else policy
         self._ids = ids or _new_id
+        self._retries = checks.non_negative(retries, "retries")
+        self._jitter = random.Random()
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -116,13 +133,38 @@ class Engine:
         result_type: Any,
         work: Callable[[Work], R],
     ) -> R:
-        """Run ``work`` as one unit of work, with the idempotency protocol when keyed."""
+        """Run ``work`` as one unit of work, with the idempotency protocol when keyed.
+
+        A :class:`~omniorder.ConcurrencyConflict` (another writer won a race: a deadlock, a
+        serialisation failure, a busy database) rolls the attempt back and runs the command
+        again, up to ``retries`` times with jittered exponential backoff.
+        """
         if key is not None:
             checks.identifier(key, "key")
+        for attempt in itertools.count():
+            try:
+                return self._attempt(command, request, key, result_type, work)
+            except ConcurrencyConflict:
+                if attempt >= self._retries:
+                    raise
+                logger.debug("%s: concurrent change, retry %d", command, attempt + 1)
+                time.sleep(self._jitter.uniform(0, min(_BACKOFF_CAP, _BACKOFF * 2**attempt)))
+            except CommitOutcomeUnknown as error:
+                raise CommitOutcomeUnknown(error.detail, key) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(
+        self,
+        command: str,
+        request: Mapping[str, object],
+        key: str | None,
+        result_type: Any,
+        work: Callable[[Work], R],
+    ) -> R:
         with self.store.unit_of_work() as uow:
             now = self._clock_now()
             last = uow.last_time()
-            if last is not None and now < last:
+            if last is not None and now < last - self.store.clock_tolerance:
                 raise ClockWentBackwards(now, last)
             claim: Claim | None = None
             if key is not None:
@@ -732,7 +774,10 @@ class Engine:
 
         def work(w: Work) -> list[Reservation]:
             due = w.uow.due_reservations(
-                w.now, states=(ReservationState.HELD, ReservationState.READY), for_update=True
+                w.now,
+                states=(ReservationState.HELD, ReservationState.READY),
+                for_update=True,
+                skip_locked=True,
             )
             return [w.expire(r) for r in due]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -149,6 +149,7 @@ class UnitOfWork(Protocol):
         states: Collection[ReservationState],
         keys: Collection[PositionKey] | None = None,
         for_update: bool = False,
+        skip_locked: bool = False,
     ) -> list[Reservation]:
         """Reservations in ``states`` whose ``expires_at <= now``, by (expires_at, id).
 
@@ -156,14 +157,19 @@ class UnitOfWork(Protocol):
             now: the time to judge by.
             states: which states (HELD for holds, READY for no-shows).
             keys: only those holding one of these (location, sku) positions.
-            for_update: lock them, skipping rows another transaction holds where the back end
-                can (a second sweeper then takes the others instead of waiting).
+            for_update: lock them until the end of the unit of work.
+            skip_locked: with ``for_update``, skip rows another transaction holds instead of
+                waiting (two sweepers then share the work and never release twice).
         """
         ...
 
     # -- events ------------------------------------------------------------------------------
-    def append_event(self, event: Event) -> Event:
-        """Append ``event`` to the outbox, giving it the next gap-free ``seq``; return it."""
+    def append_event(self, event: Event) -> None:
+        """Append ``event`` to the outbox; the store gives it the next gap-free ``seq``.
+
+        A store may number and write events (and ledger rows) when the unit of work commits, so
+        reads of the ledger and the outbox inside a writing unit of work need not see them.
+        """
         ...
 
     def events(self, after: int = 0, limit: int | None = None) -> list[Event]:
@@ -173,7 +179,16 @@ class UnitOfWork(Protocol):
 
 @runtime_checkable
 class Store(Protocol):
-    """A place that keeps everything the engine knows, transactionally."""
+    """A place that keeps everything the engine knows, transactionally.
+
+    Attributes:
+        clock_tolerance: how far behind the latest stored time a command's clock may read
+            before it is refused as going backwards. Zero where writers are serialised (memory,
+            SQLite); a few seconds where independent writers commit in parallel (PostgreSQL),
+            whose clocks and commit order can differ slightly.
+    """
+
+    clock_tolerance: timedelta
 
     def unit_of_work(self, *, read_only: bool = False) -> AbstractContextManager[UnitOfWork]:
         """Open a transaction: commit on normal exit, roll back on an exception.

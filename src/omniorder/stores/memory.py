@@ -11,7 +11,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -198,6 +198,7 @@ class _MemoryUnitOfWork:
         states: Collection[ReservationState],
         keys: Collection[PositionKey] | None = None,
         for_update: bool = False,
+        skip_locked: bool = False,
     ) -> list[Reservation]:
         if keys is None:
             ids: set[str] = set().union(*self._s.expiring.values())
@@ -212,12 +213,10 @@ class _MemoryUnitOfWork:
         return found
 
     # -- events ------------------------------------------------------------------------------
-    def append_event(self, event: Event) -> Event:
+    def append_event(self, event: Event) -> None:
         self._writable()
-        stored = attrs.evolve(event, seq=len(self._s.events) + 1)
-        self._s.events.append(stored)
+        self._s.events.append(attrs.evolve(event, seq=len(self._s.events) + 1))
         self._undo.append(self._s.events.pop)
-        return stored
 
     def events(self, after: int = 0, limit: int | None = None) -> list[Event]:
         start = max(0, after)
@@ -235,6 +234,8 @@ class InMemoryStore:
     ...     uow.events()
     []
     """
+
+    clock_tolerance = timedelta(0)
 
     def __init__(self) -> None:
         self._state = _State()

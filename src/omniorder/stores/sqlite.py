@@ -268,6 +268,7 @@ class _SQLiteUnitOfWork:
         states: Collection[ReservationState],
         keys: Collection[PositionKey] | None = None,
         for_update: bool = False,
+        skip_locked: bool = False,
     ) -> list[Reservation]:
         wanted = {s.value for s in states}
         if not wanted <= set(EXPIRING):
@@ -298,16 +299,19 @@ class _SQLiteUnitOfWork:
         return [r for _, r in sorted(found.values(), key=lambda item: (item[0], item[1].id))]
 
     # -- events ------------------------------------------------------------------------------
-    def append_event(self, event: Event) -> Event:
+    def append_event(self, event: Event) -> None:
         self._writable()
-        seq = self._c.execute(
-            "INSERT INTO event (seq, type, at, body) "
-            "VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM event), ?, ?, '') RETURNING seq",
-            (type(event).__name__, event.at.isoformat()),
-        ).fetchone()[0]
-        stored = attrs.evolve(event, seq=seq)
-        self._c.execute("UPDATE event SET body = ? WHERE seq = ?", (dump_event(stored), seq))
-        return stored
+        # One writer at a time (BEGIN IMMEDIATE), so MAX + 1 is gap-free and never collides.
+        seq = self._c.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM event").fetchone()[0]
+        self._c.execute(
+            "INSERT INTO event (seq, type, at, body) VALUES (?, ?, ?, ?)",
+            (
+                seq,
+                type(event).__name__,
+                event.at.isoformat(),
+                dump_event(attrs.evolve(event, seq=seq)),
+            ),
+        )
 
     def events(self, after: int = 0, limit: int | None = None) -> list[Event]:
         rows = self._c.execute(
@@ -342,6 +346,8 @@ class SQLiteStore:
         StoreError: the file cannot be opened, is not a database, or has a newer schema.
         InvalidInput: a bad ``synchronous`` value.
     """
+
+    clock_tolerance = timedelta(0)
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from omniorder import Channel, Engine, ReservationState
-from omniorder.model import EFFECTS, REMOTE_CHANNELS, RESERVATION_TABLE
+from omniorder.model import EFFECTS, LIVE_STATES, REMOTE_CHANNELS, RESERVATION_TABLE
 from omniorder.testing import Snapshot, take_snapshot
 
 T = TypeVar("T")
@@ -60,21 +60,16 @@ def promise_2_conservation(engine: Engine) -> None:
 def promise_3_one_truth(engine: Engine, skus: list[str]) -> None:
     """Promise 3, one truth: channels with the same policy see the same availability, and the
     store's own channel differs from the remote ones by exactly the safety stock."""
-    for location in engine.network.locations:
-        for sku in skus:
+    for sku in skus:
+        seen = {c: engine.availability_by_location(sku, channel=c) for c in Channel}
+        for location in engine.network.locations:
             p = engine.position(location.id, sku)
-            remote = {
-                engine.availability(sku, channel=c, location=location.id) for c in REMOTE_CHANNELS
-            }
-            assert len(remote) == 1, f"remote channels disagree on {sku} at {location.id}"
-            assert remote == {max(0, p.free - p.safety_stock)}
-            assert engine.availability(sku, channel=Channel.STORE, location=location.id) == max(
-                0, p.free
+            remote = {seen[c][location.id] for c in REMOTE_CHANNELS}
+            assert remote == {max(0, p.free - p.safety_stock)}, (
+                f"remote channels see {remote} of {sku} at {location.id}: {p}"
             )
-        for sku in skus:
-            total = engine.availability(sku, channel=Channel.WEB)
-            by_location = engine.availability_by_location(sku, channel=Channel.WEB)
-            assert total == sum(by_location.values())
+            assert seen[Channel.STORE][location.id] == max(0, p.free)
+        assert engine.availability(sku, channel=Channel.WEB) == sum(seen[Channel.WEB].values())
 
 
 def promise_6_exact_expiry(engine: Engine, skus: list[str]) -> None:
@@ -83,29 +78,21 @@ def promise_6_exact_expiry(engine: Engine, skus: list[str]) -> None:
     snap = take_snapshot(engine.store)
     live: dict[tuple[str, str], int] = defaultdict(int)
     for r in snap.reservations:
-        counts = r.state in (ReservationState.CONFIRMED, ReservationState.READY) or (
-            r.state is ReservationState.HELD and r.expires_at is not None and r.expires_at > now
+        lapsed = (
+            r.state is ReservationState.HELD and r.expires_at is not None and r.expires_at <= now
         )
-        if counts:
+        if r.state is ReservationState.HELD:
+            expected = ReservationState.EXPIRED if lapsed else r.state
+            assert engine.reservation(r.id).state is expected, f"{r.id} seen wrongly at {now}"
+        if r.state in LIVE_STATES and not lapsed:
             for line in r.lines:
                 live[(r.location, line.sku)] += line.quantity - line.fulfilled - line.released
     for p in snap.positions:
-        if p.sku not in skus:
-            continue
-        seen = engine.position(p.location, p.sku)
-        assert seen.reserved + seen.committed == live[(p.location, p.sku)], (
-            f"{seen} counts an expired hold"
-        )
-        held_view = {
-            r.id: engine.reservation(r.id).state
-            for r in snap.reservations
-            if r.state is ReservationState.HELD and r.location == p.location
-        }
-        for rid, state in held_view.items():
-            stored = next(r for r in snap.reservations if r.id == rid)
-            assert stored.expires_at is not None
-            expected = ReservationState.EXPIRED if stored.expires_at <= now else stored.state
-            assert state is expected, f"{rid} shows {state} at {now}"
+        if p.sku in skus:
+            seen = engine.position(p.location, p.sku)
+            assert seen.reserved + seen.committed == live[(p.location, p.sku)], (
+                f"{seen} counts an expired hold"
+            )
 
 
 def promise_7_legal_states(engine: Engine) -> None:

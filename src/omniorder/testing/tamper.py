@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
+from typing import Any
 
 from omniorder.model.position import COUNTERS, Position
 from omniorder.stores.memory import InMemoryStore
 from omniorder.stores.sqlite import SQLiteStore
 from omniorder.testing.contracts.base import Tamper
 
-__all__ = ["MemoryTamper", "SQLiteTamper"]
+__all__ = ["MemoryTamper", "PostgresTamper", "SQLiteTamper"]
 
 
 def _counter(name: str) -> str:
@@ -54,3 +55,28 @@ class SQLiteTamper(Tamper):
 
     def drop_movement(self, seq: int) -> None:
         self._run("DELETE FROM ledger WHERE seq = ?", (seq,))
+
+
+class PostgresTamper(Tamper):
+    """Corrupts a :class:`~omniorder.stores.postgres.PostgresStore` with plain SQL."""
+
+    def __init__(self, store: Any) -> None:
+        self._dsn = store.dsn
+        self._schema = store.schema
+
+    def _run(self, query: str, params: tuple[object, ...]) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self._dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self._schema)))
+            conn.execute(query, params)
+
+    def set_counter(self, location: str, sku: str, counter: str, value: int) -> None:
+        self._run(
+            f"UPDATE position SET {_counter(counter)} = %s WHERE location = %s AND sku = %s",
+            (value, location, sku),
+        )
+
+    def drop_movement(self, seq: int) -> None:
+        self._run("DELETE FROM ledger WHERE seq = %s", (seq,))

@@ -132,7 +132,7 @@ class EventContract(ContractBase):
         self, engine: Engine, clock: ManualClock
     ) -> None:
         engine.receive(STORE_1, "lamp", 1)
-        earlier = ManualClock(clock.now() - timedelta(seconds=1))
+        earlier = ManualClock(clock.now() - engine.store.clock_tolerance - timedelta(seconds=1))
         other = self.engine_on(engine.store, earlier)
         before = take_snapshot(engine.store)
         with pytest.raises(ClockWentBackwards):

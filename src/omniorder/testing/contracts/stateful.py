@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hypothesis import settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from omniorder.testing.contracts.base import ContractBase
@@ -15,6 +16,19 @@ class StatefulContract(ContractBase):
     steps; set the profile's ``max_examples`` and ``stateful_step_count`` to change that.
     """
 
+    stateful_examples: int | None = None
+    """At most this many examples (None: the profile's), for adapters with slower steps."""
+    stateful_steps: int | None = None
+    """At most this many steps per example (None: the profile's)."""
+
     def test_every_command_keeps_every_promise_against_the_reference_model(self) -> None:
         machine = machine_for(self.make_store, self.dispose, f"{type(self).__name__}Machine")
-        run_state_machine_as_test(machine)  # type: ignore[no-untyped-call]  # untyped upstream
+        profile = settings()  # the loaded profile (dev, ci or thorough)
+        run_state_machine_as_test(  # type: ignore[no-untyped-call]  # untyped upstream
+            machine,
+            settings=settings(
+                profile,
+                max_examples=min(profile.max_examples, self.stateful_examples or 10**9),
+                stateful_step_count=min(profile.stateful_step_count, self.stateful_steps or 10**9),
+            ),
+        )

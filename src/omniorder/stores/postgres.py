@@ -1,0 +1,573 @@
+"""PostgresStore: many application processes, on many machines, over one PostgreSQL database.
+
+Install with the ``postgres`` extra (``pip install "omniorder[postgres]"``: psycopg 3 and
+psycopg-pool).
+
+How it keeps the promises:
+
+* READ COMMITTED transactions in which conditional statements decide: a position changes by
+  ``SET reserved = reserved + %s ... WHERE <enough is free>`` and the row count says whether it
+  did; reservation transitions are conditional on the version they were read at;
+* where Python decides (how much is short, which holds are due) the rows are locked first, in
+  sorted ``(sku, location)`` order, so two commands never deadlock on positions;
+* CHECK constraints hold the stock invariants even if the code above is wrong;
+* the idempotency key is inserted first (a second command with the same key waits for the first
+  and then finds its result); the ledger, the event outbox and the idempotency record commit in
+  the same transaction as the change; ledger and event numbers are gap-free (they are taken from
+  a counter row only while the unit of work commits);
+* the sweep locks due reservations with ``FOR UPDATE SKIP LOCKED``: two sweepers never release
+  the same hold twice;
+* deadlocks, serialisation failures and lock timeouts surface as
+  :class:`~omniorder.ConcurrencyConflict`, which the engine retries with jittered backoff; a
+  connection lost while committing surfaces as :class:`~omniorder.CommitOutcomeUnknown` (retry
+  with the same key); no psycopg exception reaches the caller unwrapped;
+* one connection pool per process, never carried across ``fork()``.
+
+The hot tables are keyed by ``(sku, location)`` so a PostgreSQL-compatible distributed engine can
+shard them by sku.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import attrs
+
+from omniorder.model.errors import (
+    CommitOutcomeUnknown,
+    ConcurrencyConflict,
+    InvalidInput,
+    StoreError,
+)
+from omniorder.model.events import Event
+from omniorder.model.position import COUNTERS, EFFECTS, Movement, Position
+from omniorder.model.reservation import Reservation, ReservationState
+from omniorder.stores._sql import (
+    EXPIRING,
+    dump_event,
+    dump_reservation,
+    load_event,
+    load_reservation,
+    micros,
+    migrations,
+    movement_from_row,
+)
+from omniorder.stores.base import IdempotencyRecord, PositionKey, sorted_keys
+
+try:
+    import psycopg
+    from psycopg import errors as pg_errors
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+    from psycopg_pool import ConnectionPool, PoolTimeout
+except ImportError as missing:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        'PostgresStore needs the "postgres" extra: pip install "omniorder[postgres]"'
+    ) from missing
+
+__all__ = ["PostgresStore"]
+
+logger = logging.getLogger(__name__)
+
+_RETRYABLE: Final = (
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.LockNotAvailable,
+)
+_POSITION_COLUMNS: Final = "sku, location, " + ", ".join(COUNTERS)
+_MIGRATION_LOCK: Final = 0x6F6D6E69  # "omni": the advisory lock that serialises migrations
+
+
+def _position(row: Sequence[Any]) -> Position:
+    return Position(row[1], row[0], *row[2:])
+
+
+def _jsonb(text: str) -> Jsonb:
+    """A JSON document already encoded by the converter, passed to a JSONB column as is."""
+    return Jsonb(text, dumps=str)
+
+
+def _unnest(keys: Sequence[PositionKey]) -> tuple[list[str], list[str]]:
+    return [sku for _, sku in keys], [location for location, _ in keys]
+
+
+class _PgUnitOfWork:
+    """One transaction on one pooled connection; ledger rows and events wait for the commit."""
+
+    def __init__(self, conn: psycopg.Connection[Any], *, read_only: bool) -> None:
+        self._c = conn
+        self._read_only = read_only
+        self._ledger: list[Movement] = []
+        self._events: list[Event] = []
+        self._now: datetime | None = None
+
+    def _writable(self) -> None:
+        if self._read_only:
+            raise StoreError("write in a read-only unit of work")
+
+    # -- time --------------------------------------------------------------------------------
+    def last_time(self) -> datetime | None:
+        row = self._c.execute("SELECT value FROM meta WHERE name = 'last_time'").fetchone()
+        return None if row is None else datetime.fromisoformat(row[0])
+
+    def record_time(self, now: datetime) -> None:
+        self._writable()
+        if self._now is None or now > self._now:
+            self._now = now
+
+    # -- idempotency -------------------------------------------------------------------------
+    def claim_key(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
+        self._writable()
+        inserted = self._c.execute(
+            "INSERT INTO idempotency (key, command, fingerprint, request, result, at) "
+            "VALUES (%s, %s, %s, %s, NULL, %s) ON CONFLICT (key) DO NOTHING",
+            (record.key, record.command, record.fingerprint, record.request, record.at),
+        ).rowcount
+        if inserted:
+            return None
+        row = self._c.execute(
+            "SELECT key, command, fingerprint, request, result, at FROM idempotency WHERE key = %s",
+            (record.key,),
+        ).fetchone()
+        assert row is not None  # the conflicting row is committed: we waited for it
+        return IdempotencyRecord(*row)
+
+    def complete_key(self, key: str, result: str) -> None:
+        self._writable()
+        self._c.execute("UPDATE idempotency SET result = %s WHERE key = %s", (result, key))
+
+    def idempotency_records(self) -> list[IdempotencyRecord]:
+        rows = self._c.execute(
+            "SELECT key, command, fingerprint, request, result, at FROM idempotency ORDER BY key"
+        )
+        return [IdempotencyRecord(*row) for row in rows]
+
+    # -- positions and ledger ----------------------------------------------------------------
+    def positions(
+        self,
+        keys: Collection[PositionKey] | None = None,
+        *,
+        sku: str | None = None,
+        location: str | None = None,
+        for_update: bool = False,
+    ) -> list[Position]:
+        where, params = ["TRUE"], list[object]()
+        if keys is not None:
+            ordered = sorted_keys(keys)
+            if not ordered:
+                return []
+            skus, locations = _unnest(ordered)
+            if for_update:
+                # Lock every wanted row, absent ones included, in the canonical order: insert
+                # the missing ones first (they stay locked until commit), then lock the rest.
+                self._writable()
+                self._c.execute(
+                    "INSERT INTO position (sku, location) "
+                    "SELECT * FROM unnest(%s::text[], %s::text[]) ORDER BY 1, 2 "
+                    "ON CONFLICT DO NOTHING",
+                    (skus, locations),
+                )
+            where.append("(sku, location) IN (SELECT * FROM unnest(%s::text[], %s::text[]))")
+            params += [skus, locations]
+        if sku is not None:
+            where.append("sku = %s")
+            params.append(sku)
+        if location is not None:
+            where.append("location = %s")
+            params.append(location)
+        query = (
+            f"SELECT {_POSITION_COLUMNS} FROM position WHERE {' AND '.join(where)} "
+            "ORDER BY sku, location"
+        )
+        if for_update:
+            self._writable()
+            query += " FOR UPDATE"
+        rows = self._c.execute(query, params)
+        return [_position(row) for row in rows]
+
+    def move(self, movement: Movement, *, keep: int = 0) -> Position:
+        self._writable()
+        deltas = [sign * movement.quantity for sign in EFFECTS[movement.kind]]
+        self._c.execute(
+            "INSERT INTO position (sku, location) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+            (movement.sku, movement.location),
+        )
+        setters = ", ".join(f"{name} = {name} + %s" for name in COUNTERS)
+        query = (
+            f"UPDATE position SET {setters} WHERE sku = %s AND location = %s "
+            "AND (on_hand + %s) - (reserved + %s) - (committed + %s) >= %s "
+            f"RETURNING {_POSITION_COLUMNS}"
+        )
+        row = self._c.execute(
+            query,
+            (*deltas, movement.sku, movement.location, deltas[0], deltas[1], deltas[2], keep),
+        ).fetchone()
+        if row is None:
+            raise ConcurrencyConflict(
+                f"{movement.sku} at {movement.location} no longer has {keep} units free"
+            )
+        self._ledger.append(movement)
+        return _position(row)
+
+    def movements(self, after: int = 0) -> list[Movement]:
+        rows = self._c.execute(
+            "SELECT seq, at, location, sku, kind, quantity, reference, key FROM ledger "
+            "WHERE seq > %s ORDER BY seq",
+            (after,),
+        )
+        return [movement_from_row(row) for row in rows]
+
+    # -- reservations ------------------------------------------------------------------------
+    def add_reservation(self, reservation: Reservation) -> None:
+        self._writable()
+        expires = None if reservation.expires_at is None else micros(reservation.expires_at)
+        self._c.execute(
+            "INSERT INTO reservation (id, location, state, expires_us, version, body) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            (
+                reservation.id,
+                reservation.location,
+                reservation.state.value,
+                expires,
+                reservation.version,
+                _jsonb(dump_reservation(reservation)),
+            ),
+        )
+        with self._c.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO reservation_line (sku, location, reservation_id) VALUES (%s, %s, %s)",
+                [(line.sku, reservation.location, reservation.id) for line in reservation.lines],
+            )
+
+    def reservation(self, reservation_id: str, *, for_update: bool = False) -> Reservation | None:
+        query = "SELECT body FROM reservation WHERE id = %s"
+        if for_update:
+            self._writable()
+            query += " FOR UPDATE"
+        row = self._c.execute(query, (reservation_id,)).fetchone()
+        return None if row is None else load_reservation(row[0])
+
+    def update_reservation(self, reservation: Reservation) -> None:
+        self._writable()
+        expires = None if reservation.expires_at is None else micros(reservation.expires_at)
+        changed = self._c.execute(
+            "UPDATE reservation SET state = %s, expires_us = %s, version = %s, body = %s "
+            "WHERE id = %s AND version = %s",
+            (
+                reservation.state.value,
+                expires,
+                reservation.version,
+                _jsonb(dump_reservation(reservation)),
+                reservation.id,
+                reservation.version - 1,
+            ),
+        ).rowcount
+        if changed != 1:
+            raise ConcurrencyConflict(f"reservation {reservation.id!r} changed meanwhile")
+
+    def reservations(
+        self, *, states: Collection[ReservationState] | None = None
+    ) -> list[Reservation]:
+        if states is None:
+            rows = self._c.execute("SELECT body FROM reservation ORDER BY id")
+        else:
+            rows = self._c.execute(
+                "SELECT body FROM reservation WHERE state = ANY(%s) ORDER BY id",
+                ([s.value for s in states],),
+            )
+        return [load_reservation(row[0]) for row in rows]
+
+    def due_reservations(
+        self,
+        now: datetime,
+        *,
+        states: Collection[ReservationState],
+        keys: Collection[PositionKey] | None = None,
+        for_update: bool = False,
+        skip_locked: bool = False,
+    ) -> list[Reservation]:
+        wanted = {s.value for s in states}
+        if not wanted <= set(EXPIRING):
+            raise StoreError(f"only {EXPIRING} reservations expire")
+        # The literal states let the planner use the partial index reservation_due.
+        query = "SELECT body FROM reservation WHERE state IN ('HELD', 'READY') AND expires_us <= %s"
+        params: list[object] = [micros(now)]
+        if keys is not None:
+            ordered = sorted_keys(keys)
+            if not ordered:
+                return []
+            query += (
+                " AND id IN (SELECT reservation_id FROM reservation_line "
+                "WHERE (sku, location) IN (SELECT * FROM unnest(%s::text[], %s::text[])))"
+            )
+            params += list(_unnest(ordered))
+        query += " ORDER BY expires_us, id"
+        if for_update:
+            self._writable()
+            query += " FOR UPDATE SKIP LOCKED" if skip_locked else " FOR UPDATE"
+        rows = self._c.execute(query, params)
+        found = [load_reservation(row[0]) for row in rows]
+        return [r for r in found if r.state.value in wanted]
+
+    # -- events ------------------------------------------------------------------------------
+    def append_event(self, event: Event) -> None:
+        self._writable()
+        self._events.append(event)
+
+    def events(self, after: int = 0, limit: int | None = None) -> list[Event]:
+        rows = self._c.execute(
+            "SELECT body FROM event WHERE seq > %s ORDER BY seq LIMIT %s", (after, limit)
+        )
+        return [load_event(row[0]) for row in rows]
+
+    # -- commit ------------------------------------------------------------------------------
+    def _take(self, counter: str, count: int) -> int:
+        """Reserve ``count`` numbers of a gap-free sequence; return the first."""
+        row = self._c.execute(
+            "UPDATE counter SET value = value + %s WHERE name = %s RETURNING value",
+            (count, counter),
+        ).fetchone()
+        assert row is not None
+        return int(row[0]) - count + 1
+
+    def flush(self) -> None:
+        """Number and write the buffered ledger rows and events, and the command time.
+
+        The counter rows are locked in a fixed order (ledger, event, meta) and held only until
+        the commit that follows, so numbering is gap-free without serialising whole commands.
+        """
+        if self._ledger:
+            first = self._take("ledger", len(self._ledger))
+            with self._c.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO ledger (seq, at, sku, location, kind, quantity, reference, key) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    [
+                        (
+                            first + i,
+                            m.at,
+                            m.sku,
+                            m.location,
+                            m.kind.value,
+                            m.quantity,
+                            m.reference,
+                            m.key,
+                        )
+                        for i, m in enumerate(self._ledger)
+                    ],
+                )
+        if self._events:
+            first = self._take("event", len(self._events))
+            with self._c.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO event (seq, type, at, body) VALUES (%s, %s, %s, %s)",
+                    [
+                        (
+                            first + i,
+                            type(e).__name__,
+                            e.at,
+                            _jsonb(dump_event(attrs.evolve(e, seq=first + i))),
+                        )
+                        for i, e in enumerate(self._events)
+                    ],
+                )
+        if self._now is not None:
+            self._c.execute(
+                "INSERT INTO meta (name, value, value_us) VALUES ('last_time', %s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
+                "value_us = excluded.value_us WHERE meta.value_us < excluded.value_us",
+                (self._now.isoformat(), micros(self._now)),
+            )
+
+
+class PostgresStore:
+    """Everything the engine knows, in one PostgreSQL database, for many processes.
+
+    Args:
+        dsn: a libpq connection string or URI (``"postgresql://app@db/shop"``).
+        schema: the PostgreSQL schema to keep the tables in (created if missing).
+        min_size: connections the pool keeps open.
+        max_size: the most connections the pool opens (per process).
+        timeout: how long to wait for a connection from the pool.
+        clock_tolerance: how far a command's clock may read behind the latest stored time (the
+            clocks of different machines, and the commit order of parallel commands, differ
+            slightly).
+
+    Raises:
+        StoreError: the database cannot be reached or has a newer schema.
+        InvalidInput: a bad schema name or pool size.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        schema: str = "omniorder",
+        min_size: int = 1,
+        max_size: int = 10,
+        timeout: timedelta = timedelta(seconds=30),
+        clock_tolerance: timedelta = timedelta(seconds=2),
+    ) -> None:
+        if not isinstance(schema, str) or not schema.replace("_", "").isalnum():
+            raise InvalidInput("schema must be letters, digits and _", field="schema", value=schema)
+        if not 1 <= min_size <= max_size:
+            raise InvalidInput(
+                "pool sizes must satisfy 1 <= min_size <= max_size",
+                field="min_size",
+                value=min_size,
+            )
+        self.dsn = dsn
+        self.schema = schema
+        self.clock_tolerance = clock_tolerance
+        self._sizes = (min_size, max_size)
+        self._timeout = timeout.total_seconds()
+        self._guard = threading.Lock()
+        self._pool_pid: int | None = None
+        self._pool_obj: ConnectionPool[psycopg.Connection[Any]] | None = None
+        self._closed = False
+        self._migrate()
+
+    # -- connections ---------------------------------------------------------------------------
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        conn.autocommit = True
+        conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
+        conn.execute("SET TIME ZONE 'UTC'")
+        conn.autocommit = False
+        conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+
+    def _pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
+        with self._guard:
+            if self._closed:
+                raise StoreError("the store is closed")
+            if self._pool_obj is None or self._pool_pid != os.getpid():
+                # A pool must never cross fork(): the child opens its own and leaves the
+                # parent's sockets alone.
+                try:
+                    self._pool_obj = ConnectionPool(
+                        self.dsn,
+                        min_size=self._sizes[0],
+                        max_size=self._sizes[1],
+                        timeout=self._timeout,
+                        configure=self._configure,
+                        open=True,
+                        name=f"omniorder-{self.schema}",
+                    )
+                except psycopg.Error as error:
+                    raise StoreError(f"cannot open a connection pool: {error}") from error
+                self._pool_pid = os.getpid()
+            return self._pool_obj
+
+    def _migrate(self) -> None:
+        steps = migrations("postgres")
+        latest = steps[-1][0]
+        try:
+            with psycopg.connect(self.dsn, autocommit=False) as conn:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+                )
+                conn.execute(
+                    sql.SQL("SET LOCAL search_path TO {}").format(sql.Identifier(self.schema))
+                )
+                conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+                row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+                current = 0 if row is None or row[0] is None else int(row[0])
+                if current > latest:
+                    raise StoreError(
+                        f"schema {self.schema!r} is at version {current}; this omniorder knows "
+                        f"{latest} at most: upgrade omniorder"
+                    )
+                for version, script in steps:
+                    if version > current:
+                        conn.execute(script)
+                        conn.execute("INSERT INTO schema_version VALUES (%s)", (version,))
+                        logger.info(
+                            "omniorder PostgresStore: schema %s migrated to %d",
+                            self.schema,
+                            version,
+                        )
+                conn.commit()
+        except psycopg.Error as error:
+            raise StoreError(f"cannot prepare schema {self.schema!r}: {error}") from error
+
+    # -- the port --------------------------------------------------------------------------------
+    @contextmanager
+    def unit_of_work(self, *, read_only: bool = False) -> Iterator[_PgUnitOfWork]:
+        """Open a transaction; see the Store protocol.
+
+        Writes run in READ COMMITTED; a read-only unit of work is REPEATABLE READ, so everything
+        it reads is one consistent snapshot.
+        """
+        pool = self._pool()
+        try:
+            conn = pool.getconn()
+        except (PoolTimeout, psycopg.Error) as error:
+            raise StoreError(f"no database connection: {error}") from error
+        try:
+            yield from self._transaction(conn, read_only=read_only)
+        finally:
+            pool.putconn(conn)
+
+    def _transaction(
+        self, conn: psycopg.Connection[Any], *, read_only: bool
+    ) -> Iterator[_PgUnitOfWork]:
+        try:
+            if read_only:
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            uow = _PgUnitOfWork(conn, read_only=read_only)
+        except psycopg.Error as error:
+            _rollback(conn)
+            raise _translate(error) from error
+        try:
+            yield uow
+            uow.flush()
+        except BaseException as error:
+            _rollback(conn)
+            if isinstance(error, psycopg.Error):
+                raise _translate(error) from error
+            raise
+        try:
+            self._commit(conn)
+        except psycopg.OperationalError as error:
+            raise CommitOutcomeUnknown(
+                f"the connection failed while committing: {error}", None
+            ) from error
+        except psycopg.Error as error:
+            _rollback(conn)
+            raise _translate(error) from error
+
+    def _commit(self, conn: psycopg.Connection[Any]) -> None:
+        """Commit (a seam: tests override it to lose the connection at this very moment)."""
+        conn.commit()
+
+    def close(self) -> None:
+        """Close this process's pool; the store is unusable afterwards."""
+        with self._guard:
+            self._closed = True
+            if self._pool_obj is not None and self._pool_pid == os.getpid():
+                self._pool_obj.close()
+            self._pool_obj = None
+
+    def __repr__(self) -> str:
+        return f"PostgresStore(schema={self.schema!r})"
+
+
+def _rollback(conn: psycopg.Connection[Any]) -> None:
+    try:
+        conn.rollback()
+    except psycopg.Error:  # the connection is gone; the pool discards it
+        logger.debug("rollback on a broken connection", exc_info=True)
+
+
+def _translate(error: psycopg.Error) -> Exception:
+    if isinstance(error, _RETRYABLE):
+        return ConcurrencyConflict(f"{type(error).__name__}: {error}")
+    if isinstance(error, pg_errors.IntegrityError):
+        return StoreError(f"a constraint refused the change: {error}")
+    return StoreError(f"PostgreSQL: {type(error).__name__}: {error}")
