@@ -7,9 +7,9 @@ Profiles: ``dev`` (fast, the default on a workstation), ``ci`` (a child of Hypot
 
 from __future__ import annotations
 
-import os
-
 from hypothesis import HealthCheck, settings
+
+from tests.tiers import PROFILE
 
 settings.register_profile(
     "dev", max_examples=25, stateful_step_count=20, deadline=None, print_blob=True
@@ -31,4 +31,4 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+settings.load_profile(PROFILE)

@@ -18,6 +18,7 @@ omniorder runs it against ``InMemoryStore``, ``SQLiteStore`` and ``PostgresStore
 pytest and Hypothesis (test dependencies, not runtime ones).
 """
 
+from omniorder.testing.contracts.atomicity import AtomicityContract, DurabilityContract
 from omniorder.testing.contracts.bad_input import BadInputContract
 from omniorder.testing.contracts.base import ContractBase, Tamper
 from omniorder.testing.contracts.concurrency import ConcurrencyContract
@@ -30,9 +31,11 @@ from omniorder.testing.contracts.stock import StockContract
 from omniorder.testing.contracts.table import TableContract
 
 __all__ = [
+    "AtomicityContract",
     "BadInputContract",
     "ConcurrencyContract",
     "ContractBase",
+    "DurabilityContract",
     "EventContract",
     "IdempotencyContract",
     "ReservationContract",
@@ -55,5 +58,7 @@ class StoreContract(
     BadInputContract,
     ConcurrencyContract,
     StatefulContract,
+    AtomicityContract,
+    DurabilityContract,
 ):
     """Every contract at once: subclass it and implement ``make_store`` (and the other hooks)."""

@@ -1,0 +1,145 @@
+"""What a caller sees when the database itself fails: typed errors only, never a driver's.
+
+A connection lost while committing is the one case where the caller cannot know whether the
+command was applied: it gets CommitOutcomeUnknown, and retrying with the same key is safe.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from omniorder import (
+    CommitOutcomeUnknown,
+    ConcurrencyConflict,
+    Engine,
+    ManualClock,
+    SQLiteStore,
+    StoreError,
+)
+from omniorder.stores.sqlite import wal_reset_bug_fixed
+from omniorder.testing import take_snapshot
+from omniorder.testing.network import START, STORE_1, sample_network
+from tests.postgres import drop_schema, new_schema, postgres_dsn
+
+
+def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.sqlite3"
+    junk.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError):
+        SQLiteStore(junk)
+
+
+def test_a_database_in_a_missing_folder_is_a_store_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError):
+        SQLiteStore(tmp_path / "missing" / "shop.sqlite3")
+
+
+def test_a_schema_newer_than_this_omniorder_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "shop.sqlite3"
+    SQLiteStore(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="upgrade omniorder"):
+        SQLiteStore(db)
+
+
+def test_reopening_a_database_keeps_its_data_and_schema(tmp_path: Path) -> None:
+    db = tmp_path / "shop.sqlite3"
+    store = SQLiteStore(db, synchronous="NORMAL")
+    Engine(sample_network(), store=store).receive(STORE_1, "lamp", 3)
+    store.close()
+    again = SQLiteStore(db)
+    assert Engine(sample_network(), store=again).position(STORE_1, "lamp").on_hand == 3
+    assert again.integrity_check() == []
+    again.close()
+
+
+def test_a_writer_that_waits_too_long_gets_a_concurrency_conflict(tmp_path: Path) -> None:
+    db = tmp_path / "shop.sqlite3"
+    store = SQLiteStore(db, busy_timeout=timedelta(milliseconds=20))
+    engine = Engine(sample_network(), store=store, retries=1)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(ConcurrencyConflict):
+            engine.receive(STORE_1, "lamp", 1)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert engine.receive(STORE_1, "lamp", 1).on_hand == 1
+    store.close()
+
+
+def test_the_wal_reset_fix_is_recognised_by_version() -> None:
+    assert not wal_reset_bug_fixed((3, 40, 1))
+    assert not wal_reset_bug_fixed((3, 51, 2))
+    assert wal_reset_bug_fixed((3, 51, 3))
+    assert wal_reset_bug_fixed((3, 50, 7))
+    assert not wal_reset_bug_fixed((3, 50, 6))
+    assert wal_reset_bug_fixed((3, 44, 6))
+    assert wal_reset_bug_fixed((3, 52, 0))
+
+
+def test_an_unreachable_postgres_is_a_store_error() -> None:
+    pytest.importorskip("psycopg")
+    from omniorder.stores.postgres import PostgresStore
+
+    with pytest.raises(StoreError):
+        PostgresStore("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+
+
+@pytest.fixture
+def pg() -> Iterator[tuple[str, str]]:
+    dsn = postgres_dsn()
+    schema = new_schema()
+    yield dsn, schema
+    drop_schema(dsn, schema)
+
+
+def _losing(dsn: str, schema: str, *, applied: bool) -> Any:
+    """A PostgresStore whose next commit loses its connection, before or after applying."""
+    import psycopg
+
+    from omniorder.stores.postgres import PostgresStore
+
+    class Losing(PostgresStore):
+        armed = False
+
+        def _commit(self, conn: psycopg.Connection[Any]) -> None:
+            if not self.armed:
+                return super()._commit(conn)
+            self.armed = False
+            if applied:
+                super()._commit(conn)
+                raise psycopg.OperationalError("server closed the connection unexpectedly")
+            with psycopg.connect(dsn, autocommit=True) as killer:
+                killer.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+            return super()._commit(conn)
+
+    return Losing(dsn, schema=schema)
+
+
+@pytest.mark.parametrize("applied", [False, True], ids=["lost-before", "lost-after"])
+def test_a_connection_lost_while_committing_says_retry_with_the_same_key(
+    pg: tuple[str, str], applied: bool
+) -> None:
+    store = _losing(*pg, applied=applied)
+    engine = Engine(sample_network(), store=store, clock=ManualClock(START))
+    engine.receive(STORE_1, "lamp", 5)
+    before = take_snapshot(store)
+    store.armed = True
+    with pytest.raises(CommitOutcomeUnknown) as raised:
+        engine.sell(STORE_1, {"lamp": 2}, key="till-7")
+    assert raised.value.key == "till-7"
+    assert "retry with the same key" in str(raised.value)
+    assert (take_snapshot(store) == before) is not applied
+    engine.sell(STORE_1, {"lamp": 2}, key="till-7")
+    assert engine.position(STORE_1, "lamp").on_hand == 3  # sold once, whatever happened
+    assert engine.verify() == []
+    store.close()
