@@ -26,12 +26,13 @@ class MemoryTamper(Tamper):
     def __init__(self, store: InMemoryStore) -> None:
         self._state = store._state  # reaching in is the point
 
-    def set_counter(self, location: str, sku: str, counter: str, value: int) -> None:
+    def set_counter(self, location: str, sku: str, counter: str, value: int) -> bool:
         key = (location, sku)
         position = self._state.positions[key]
         counters = dict(zip(COUNTERS, position.counters(), strict=True))
         counters[_counter(counter)] = value
         self._state.positions[key] = Position(location, sku, **counters)
+        return True
 
     def drop_movement(self, seq: int) -> None:
         del self._state.ledger[seq - 1]
@@ -47,11 +48,15 @@ class SQLiteTamper(Tamper):
         with closing(sqlite3.connect(self._path, isolation_level=None)) as conn:
             conn.execute(sql, params)
 
-    def set_counter(self, location: str, sku: str, counter: str, value: int) -> None:
-        self._run(
-            f"UPDATE position SET {_counter(counter)} = ? WHERE location = ? AND sku = ?",
-            (value, location, sku),
-        )
+    def set_counter(self, location: str, sku: str, counter: str, value: int) -> bool:
+        try:
+            self._run(
+                f"UPDATE position SET {_counter(counter)} = ? WHERE location = ? AND sku = ?",
+                (value, location, sku),
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True
 
     def drop_movement(self, seq: int) -> None:
         self._run("DELETE FROM ledger WHERE seq = ?", (seq,))
@@ -72,11 +77,17 @@ class PostgresTamper(Tamper):
             conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self._schema)))
             conn.execute(query, params)
 
-    def set_counter(self, location: str, sku: str, counter: str, value: int) -> None:
-        self._run(
-            f"UPDATE position SET {_counter(counter)} = %s WHERE location = %s AND sku = %s",
-            (value, location, sku),
-        )
+    def set_counter(self, location: str, sku: str, counter: str, value: int) -> bool:
+        import psycopg
+
+        try:
+            self._run(
+                f"UPDATE position SET {_counter(counter)} = %s WHERE location = %s AND sku = %s",
+                (value, location, sku),
+            )
+        except psycopg.errors.CheckViolation:
+            return False
+        return True
 
     def drop_movement(self, seq: int) -> None:
         self._run("DELETE FROM ledger WHERE seq = %s", (seq,))

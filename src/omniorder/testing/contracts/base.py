@@ -22,8 +22,13 @@ class Tamper:
     An adapter that can be tampered with returns one from :meth:`ContractBase.tamper`.
     """
 
-    def set_counter(self, location: str, sku: str, counter: str, value: int) -> None:
-        """Overwrite one counter of one position."""
+    def set_counter(self, location: str, sku: str, counter: str, value: int) -> bool:
+        """Overwrite one counter of one position.
+
+        Returns:
+            False when the store's own constraints refused the corruption (a database CHECK
+            that keeps counters non-negative and never above on hand), else True.
+        """
         raise NotImplementedError
 
     def drop_movement(self, seq: int) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from omniorder import (
     Channel,
@@ -14,6 +16,7 @@ from omniorder import (
     ManualClock,
 )
 from omniorder.model import (
+    COUNTERS,
     ReservationConfirmed,
     ReservationExtended,
     ReservationFulfilled,
@@ -25,9 +28,11 @@ from omniorder.model import (
     StockReceived,
     StockSold,
 )
+from omniorder.stores.base import Store
 from omniorder.testing import take_snapshot
+from omniorder.testing.contracts.atomicity import prepare
 from omniorder.testing.contracts.base import ContractBase, Tamper
-from omniorder.testing.network import STORE_1, STORE_2
+from omniorder.testing.network import START, STORE_1, STORE_2
 
 
 class EventContract(ContractBase):
@@ -109,6 +114,39 @@ class EventContract(ContractBase):
         assert (counter, actual, actual + 1) in {
             (d.field, d.expected, d.actual) for d in engine.verify()
         }
+
+    def test_verify_reports_every_random_corruption(self) -> None:
+        @given(st.data())
+        @settings(max_examples=30)
+        def corrupt(data: st.DataObject) -> None:
+            store = self.make_store()
+            try:
+                self._corrupt_and_verify(store, data)
+            finally:
+                self.dispose(store)
+
+        corrupt()
+
+    def _corrupt_and_verify(self, store: Store, data: st.DataObject) -> None:
+        prepare(store)
+        tamper = self.tamper(store)
+        if tamper is None:
+            pytest.skip("this adapter offers no way to corrupt it")
+        snap = take_snapshot(store)
+        engine = self.engine_on(store, ManualClock(START))
+        if data.draw(st.booleans(), label="change a counter"):
+            p = data.draw(st.sampled_from(snap.positions), label="position")
+            counter = data.draw(st.sampled_from(COUNTERS), label="counter")
+            value = getattr(p, counter) + data.draw(st.integers(-3, 3).filter(bool), label="by")
+            if tamper.set_counter(p.location, p.sku, counter, value):
+                found = {(d.location, d.sku, d.field) for d in engine.verify()}
+                assert (p.location, p.sku, counter) in found
+            # else: the database's own constraints refused to be corrupted
+        else:
+            movement = data.draw(st.sampled_from(snap.ledger), label="ledger row")
+            tamper.drop_movement(movement.seq)
+            kinds = {d.kind for d in engine.verify()}
+            assert "ledger" in kinds or "sequence" in kinds
 
     def test_verify_reports_a_missing_ledger_row(self, engine: Engine) -> None:
         engine.receive(STORE_1, "lamp", 10)
