@@ -7,8 +7,11 @@ Profiles: ``dev`` (fast, the default on a workstation), ``ci`` (a child of Hypot
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, settings
 
+from tests.postgres import DSN_VARIABLE
 from tests.tiers import PROFILE
 
 settings.register_profile(
@@ -32,3 +35,11 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(PROFILE)
+
+
+def pytest_report_header() -> list[str]:
+    """Say up front whether the PostgreSQL tests will run, and why not."""
+    if os.environ.get(DSN_VARIABLE):
+        required = os.environ.get("OMNIORDER_REQUIRE_POSTGRES") == "1"
+        return [f"PostgreSQL tests: on ({DSN_VARIABLE} is set{', required' if required else ''})"]
+    return [f"PostgreSQL tests: skipped (set {DSN_VARIABLE} to a database they may use)"]
