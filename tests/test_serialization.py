@@ -27,7 +27,20 @@ from omniorder import (
     Reservation,
     Sale,
 )
+from omniorder.allocation import AllocationPlan, AllocationProblem, default_solver
 from omniorder.model import EVENT_TYPES, Line, ReservationHeld
+from omniorder.model.order import (
+    LineQuantity,
+    LineView,
+    Order,
+    OrderLine,
+    OrderRecord,
+    OrderStatus,
+    OrderView,
+    Pickup,
+    ShipToStore,
+    Sourcing,
+)
 from omniorder.serialization import converter, from_json, structure, to_json, unstructure
 from omniorder.testing import strategies as ost
 
@@ -191,3 +204,53 @@ def test_every_problem_is_listed_not_only_the_first() -> None:
 def test_naive_datetimes_are_never_written() -> None:
     with pytest.raises(InvalidInput):
         unstructure(datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
+
+
+@given(ost.problems())
+def test_orders_and_allocation_plans_round_trip(problem: AllocationProblem) -> None:
+    for order in problem.orders:
+        text = to_json(order)
+        assert from_json(text, Order) == order
+    plan = default_solver().solve(problem)
+    back = from_json(to_json(plan), AllocationPlan)
+    assert back == plan
+    assert back.problem is None  # a plan's problem stays in the process that solved it
+
+
+def test_a_fulfilment_is_tagged_by_kind() -> None:
+    line = OrderLine("1", "sofa", 1, Decimal("499.00"), ShipToStore("camden"))
+    assert unstructure(line)["fulfilment"] == {"at": "camden", "kind": "ship_to_store"}
+    assert from_json(to_json(line), OrderLine) == line
+    with pytest.raises(InvalidInput):
+        structure(
+            {
+                "id": "1",
+                "sku": "s",
+                "quantity": 1,
+                "unit_price": "1",
+                "fulfilment": {"at": "camden"},
+            },
+            OrderLine,
+        )
+
+
+def test_order_records_and_views_round_trip() -> None:
+    at = datetime(2026, 11, 25, 9, tzinfo=UTC)
+    order = Order("o-1", Channel.APP, [OrderLine("1", "lamp", 2, Decimal(10), Pickup("s1"))])
+    record = OrderRecord(
+        order,
+        OrderStatus.PLACED,
+        (Sourcing("1", "res-1", "s1", 2),),
+        at,
+        at,
+        backordered=(LineQuantity("1", 1),),
+    )
+    assert from_json(to_json(record), OrderRecord) == record
+    view = OrderView(
+        "o-1",
+        Channel.APP,
+        OrderStatus.PLACED,
+        (LineView("1", "lamp", 2, {"s1": 2}, fulfilled=1),),
+        ("res-1",),
+    )
+    assert from_json(to_json(view), OrderView) == view

@@ -19,7 +19,11 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from omniorder._idempotency import Claim
+from omniorder._ordering import Ordering
 from omniorder._work import Work, effective_positions
+from omniorder.allocation.local import default_solver
+from omniorder.allocation.plan import AllocationPlan
+from omniorder.allocation.protocol import Solver
 from omniorder.model import checks
 from omniorder.model.audit import Discrepancy, audit
 from omniorder.model.clock import Clock, SystemClock
@@ -46,6 +50,7 @@ from omniorder.model.events import (
     StockSold,
 )
 from omniorder.model.network import Network
+from omniorder.model.order import Order, OrderView
 from omniorder.model.policy import Policy
 from omniorder.model.position import MovementKind, Position
 from omniorder.model.reservation import LIVE_STATES, Reservation, ReservationState
@@ -77,7 +82,7 @@ class Engine:
     Args:
         network: the locations and lanes.
         store: where state is kept (default: a new :class:`~omniorder.InMemoryStore`).
-        solver: the allocation solver for orders (used from the allocation release on).
+        solver: sources orders (default: :func:`~omniorder.allocation.default_solver`).
         clock: where time comes from (default: :class:`~omniorder.SystemClock`).
         policy: the declared rules (default: :class:`~omniorder.Policy`).
         ids: makes new ids from a prefix (``"res"``, ``"sale"``); default: prefix + uuid4.
@@ -94,7 +99,7 @@ class Engine:
         network: Network,
         *,
         store: Store | None = None,
-        solver: object | None = None,
+        solver: Solver | None = None,
         clock: Clock | None = None,
         policy: Policy | None = None,
         ids: Callable[[str], str] | None = None,
@@ -108,12 +113,17 @@ class Engine:
             raise InvalidInput("clock must have a now() method", field="clock", value=clock)
         self.network = network
         self.store: Store = InMemoryStore() if store is None else store
-        self.solver = solver
+        if solver is not None and not isinstance(solver, Solver):
+            raise InvalidInput(
+                "solver must have a name and solve(problem)", field="solver", value=solver
+            )
+        self.solver: Solver = default_solver() if solver is None else solver
         self.clock: Clock = SystemClock() if clock is None else clock
         self.policy = Policy() if policy is None else policy
         self._ids = ids or _new_id
         self._retries = checks.non_negative(retries, "retries")
         self._jitter = random.Random()
+        self._ordering = Ordering(self)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -782,6 +792,81 @@ class Engine:
             return [w.expire(r) for r in due]
 
         return self._run("expire_due", {}, key, list[Reservation], work)
+
+    # -- orders ----------------------------------------------------------------------------------
+
+    def quote(self, order: Order) -> AllocationPlan:
+        """Where ``order`` would be sourced now, and at what cost; nothing is written.
+
+        Raises:
+            InvalidInput: not an Order, or more lines than the policy allows.
+            UnknownLocation: a pickup or ship-to-store line names a store not in the network.
+        """
+        return self._ordering.quote(order)
+
+    def hold_order(
+        self, order: Order, *, ttl: timedelta | None = None, key: str | None = None
+    ) -> OrderView:
+        """Checkout holds: HELD reservations wherever the solver sources each line.
+
+        The cart's stock is pinned to real locations (never a channel-level pool that a store
+        could sell from under it). Holding an order again replaces its holds. All or nothing.
+
+        Raises:
+            InsufficientStock: some line cannot be sourced (nothing is held).
+            InvalidTransition: the order is already placed.
+            InvalidInput: a bad order or ttl.
+        """
+        return self._ordering.hold_order(order, ttl, key)
+
+    def place_order(self, order: Order, *, key: str | None = None) -> OrderView:
+        """Place ``order``: commit its stock where the solver sources it, in one unit of work.
+
+        If ``hold_order`` held this same order, its live holds are confirmed and only the
+        lines whose holds expired or were released are sourced again. What cannot be sourced
+        is backordered (``Policy.backorders``) or refused. Pickup stock is committed at the
+        pickup store, so no later order or till sale can take it.
+
+        Raises:
+            InsufficientStock: with backorders off, every line that cannot be sourced; nothing
+                is written.
+            InvalidTransition: the order is already placed.
+            InvalidInput: a bad order.
+        """
+        return self._ordering.place_order(order, key)
+
+    def order(self, order_id: str) -> OrderView:
+        """An order as every channel sees it: each line's sourcing, state and quantities.
+
+        Raises:
+            UnknownOrder: no such order.
+        """
+        return self._ordering.order(order_id)
+
+    def reject(
+        self,
+        reservation_id: str,
+        lines: Mapping[str, int],
+        *,
+        reason: str,
+        key: str | None = None,
+    ) -> Reservation:
+        """A short pick: the location could not find ``lines`` of a CONFIRMED reservation.
+
+        The location's on-hand is corrected down by those units (StockAdjusted) and the
+        reservation keeps the rest (or is RELEASED when nothing is left). If it serves an
+        order, the units are sourced again elsewhere (LineResourced) or backordered
+        (LineBackordered); holds and commitments of other customers are never taken.
+
+        Returns:
+            The reservation after the rejection (``engine.order(...)`` shows the order).
+
+        Raises:
+            UnknownReservation: no such reservation.
+            InvalidTransition: the reservation is not CONFIRMED.
+            InvalidInput: bad lines, more than the reservation holds, or no reason.
+        """
+        return self._ordering.reject(reservation_id, lines, reason, key)
 
     def __repr__(self) -> str:
         return f"Engine({len(self.network.locations)} locations, store={self.store!r})"

@@ -8,7 +8,9 @@ The wire format:
 * ``timedelta`` as a number of seconds (``900`` for 15 minutes);
 * enums by value (``"web"``, ``"HELD"``);
 * events as a tagged union: the class name under ``"type"``
-  (``{"type": "ReservationHeld", "seq": 3, ...}``).
+  (``{"type": "ReservationHeld", "seq": 3, ...}``);
+* an order line's fulfilment as a tagged union under ``"kind"``: ``"ship"``, ``"pickup"`` or
+  ``"ship_to_store"``.
 
 Validation belongs to the edges: :func:`structure` (and the converter's own ``structure`` and
 ``loads``) treat input as untrusted. Unknown fields, wrong types (an int where a string belongs, a
@@ -32,14 +34,17 @@ from enum import StrEnum
 from typing import Any, TypeVar, Union
 
 import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.preconf.json import JsonConverter, configure_converter
 from cattrs.strategies import configure_tagged_union
 from cattrs.v import format_exception
 
+from omniorder.allocation.plan import AllocationPlan
 from omniorder.model import checks
 from omniorder.model.errors import InvalidInput
 from omniorder.model.events import EVENT_TYPES, Event
 from omniorder.model.network import Lane, Location, Network
+from omniorder.model.order import Fulfilment, Pickup, Ship, ShipToStore
 
 __all__ = ["EventUnion", "converter", "from_json", "structure", "to_json", "unstructure"]
 
@@ -151,6 +156,13 @@ def _structure_network(value: Any, _: Any) -> Network:
     )
 
 
+_FULFILMENT_TAGS: dict[type, str] = {Ship: "ship", Pickup: "pickup", ShipToStore: "ship_to_store"}
+
+
+def _fulfilment_tag(cl: type) -> str:
+    return _FULFILMENT_TAGS[cl]
+
+
 def _build() -> _StrictConverter:
     conv = _StrictConverter(
         forbid_extra_keys=True, unstruct_collection_overrides={AbstractSet: list}
@@ -170,6 +182,17 @@ def _build() -> _StrictConverter:
     conv.register_unstructure_hook(Network, _unstructure_network)
     conv.register_structure_hook(Network, _structure_network)
     configure_tagged_union(EventUnion, conv, tag_name="type")
+    # A plan's problem stays in the process that solved it; JSON carries the answer only.
+    conv.register_unstructure_hook(
+        AllocationPlan, make_dict_unstructure_fn(AllocationPlan, conv, problem=override(omit=True))
+    )
+    conv.register_structure_hook(
+        AllocationPlan,
+        make_dict_structure_fn(
+            AllocationPlan, conv, problem=override(omit=True), _cattrs_forbid_extra_keys=True
+        ),
+    )
+    configure_tagged_union(Fulfilment, conv, tag_name="kind", tag_generator=_fulfilment_tag)
     conv.register_structure_hook(Event, lambda value, _: conv.structure(value, EventUnion))
     conv.register_unstructure_hook(
         Event, lambda event: conv.unstructure(event, unstructure_as=EventUnion)

@@ -18,12 +18,18 @@ from omniorder.model.values import Channel, Line, Mode
 __all__ = [
     "EVENT_TYPES",
     "Event",
+    "LineBackordered",
+    "LineResourced",
+    "LocationUnits",
+    "OrderHeld",
+    "OrderPlaced",
     "ReservationConfirmed",
     "ReservationEvent",
     "ReservationExpired",
     "ReservationExtended",
     "ReservationFulfilled",
     "ReservationHeld",
+    "ReservationPlaced",
     "ReservationReady",
     "ReservationReleased",
     "SafetyStockSet",
@@ -224,6 +230,108 @@ class ReservationExpired(ReservationEvent):
     expires_at: datetime
 
 
+@attrs.frozen(kw_only=True)
+class ReservationPlaced(ReservationEvent):
+    """An order's stock was committed at a location directly (no hold before it).
+
+    Attributes:
+        mode: how the units will leave.
+        lines: what is committed.
+    """
+
+    mode: Mode
+    lines: tuple[Line, ...]
+
+
+@attrs.frozen(kw_only=True)
+class OrderHeld(Event):
+    """An order's stock is held for checkout, where the solver sourced it.
+
+    Attributes:
+        order_id: the order.
+        channel: the channel it is ordered in.
+        reservation_ids: the holds, one per location and mode.
+    """
+
+    order_id: str
+    channel: Channel
+    reservation_ids: tuple[str, ...]
+
+
+@attrs.frozen(kw_only=True)
+class OrderPlaced(Event):
+    """An order is placed: its stock is committed (and what could not be, backordered).
+
+    Attributes:
+        order_id: the order.
+        channel: the channel it was ordered in.
+        reservation_ids: its confirmed reservations.
+        lines: units committed, by sku.
+        backordered: units backordered, by sku.
+    """
+
+    order_id: str
+    channel: Channel
+    reservation_ids: tuple[str, ...]
+    lines: tuple[Line, ...]
+    backordered: tuple[Line, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class LineBackordered(Event):
+    """Units of an order line that no location can give now.
+
+    Attributes:
+        order_id: the order.
+        line_id: the line.
+        sku: its sku.
+        quantity: units backordered.
+        reason: why.
+    """
+
+    order_id: str
+    line_id: str
+    sku: str
+    quantity: int
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class LineResourced(Event):
+    """A location could not pick units of an order line; they were sourced elsewhere.
+
+    Attributes:
+        order_id: the order.
+        line_id: the line.
+        sku: its sku.
+        quantity: units the location rejected.
+        from_location: the location that rejected them.
+        to: where they come from now (units not listed are backordered).
+        reason: why the location rejected them.
+    """
+
+    order_id: str
+    line_id: str
+    sku: str
+    quantity: int
+    from_location: str
+    to: tuple[LocationUnits, ...]
+    reason: str
+
+
+@attrs.frozen
+class LocationUnits:
+    """Units at one location.
+
+    Attributes:
+        location: where.
+        quantity: how many.
+    """
+
+    location: str
+    quantity: int
+
+
 EVENT_TYPES: Final[tuple[type[Event], ...]] = (
     StockReceived,
     StockAdjusted,
@@ -236,5 +344,10 @@ EVENT_TYPES: Final[tuple[type[Event], ...]] = (
     ReservationFulfilled,
     ReservationReleased,
     ReservationExpired,
+    ReservationPlaced,
+    OrderHeld,
+    OrderPlaced,
+    LineBackordered,
+    LineResourced,
 )
 """Every concrete event class, in the order they were introduced (the JSON tagged union)."""

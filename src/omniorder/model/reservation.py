@@ -56,6 +56,7 @@ class ReservationCommand(StrEnum):
     """The commands of the reservation machine."""
 
     RESERVE = "reserve"
+    PLACE = "place"
     EXTEND = "extend"
     CONFIRM = "confirm"
     MARK_READY = "mark_ready"
@@ -63,6 +64,7 @@ class ReservationCommand(StrEnum):
     COLLECT = "collect"
     RELEASE = "release"
     EXPIRE = "expire"
+    REJECT = "reject"
 
 
 _S = ReservationState
@@ -72,7 +74,7 @@ RESERVATION_TABLE: Final = Table(
     name="reservation",
     states=ReservationState,
     commands=ReservationCommand,
-    initial={_C.RESERVE: _S.HELD},
+    initial={_C.RESERVE: _S.HELD, _C.PLACE: _S.CONFIRMED},
     transitions={
         (_S.HELD, _C.EXTEND): _S.HELD,
         (_S.HELD, _C.CONFIRM): _S.CONFIRMED,
@@ -81,6 +83,7 @@ RESERVATION_TABLE: Final = Table(
         (_S.CONFIRMED, _C.MARK_READY): _S.READY,
         (_S.CONFIRMED, _C.SHIP): _S.FULFILLED,
         (_S.CONFIRMED, _C.RELEASE): _S.RELEASED,
+        (_S.CONFIRMED, _C.REJECT): _S.CONFIRMED,
         (_S.READY, _C.COLLECT): _S.FULFILLED,
         (_S.READY, _C.EXPIRE): _S.EXPIRED,
         (_S.READY, _C.RELEASE): _S.RELEASED,
@@ -192,6 +195,35 @@ class Reservation:
             updated_at=now,
         )
         return made, [(MovementKind.HELD, line.sku, line.quantity) for line in lines]
+
+    @classmethod
+    def place(
+        cls,
+        *,
+        id: str,  # noqa: A002 - the field's name
+        location: str,
+        quantities: Mapping[str, int],
+        channel: Channel,
+        mode: Mode,
+        now: datetime,
+        order_id: str,
+    ) -> tuple[Reservation, list[Change]]:
+        """A new CONFIRMED reservation of an order and the COMMITTED movements it needs."""
+        state = RESERVATION_TABLE.initial[_C.PLACE]
+        lines = tuple(ReservationLine(sku, q) for sku, q in sorted(quantities.items()))
+        made = cls(
+            id=id,
+            location=location,
+            lines=lines,
+            channel=channel,
+            mode=mode,
+            state=state,
+            created_at=now,
+            expires_at=None,
+            order_id=order_id,
+            updated_at=now,
+        )
+        return made, [(MovementKind.COMMITTED, line.sku, line.quantity) for line in lines]
 
     @property
     def quantities(self) -> dict[str, int]:
@@ -341,6 +373,41 @@ class Reservation:
                     value=units,
                 )
         return dict(quantities)
+
+    def reject(
+        self, now: datetime, quantities: Mapping[str, int]
+    ) -> tuple[Reservation, list[Change]]:
+        """CONFIRMED -> CONFIRMED: the location could not pick ``quantities`` (a short pick).
+
+        Those units are released from the reservation and taken off the location's on-hand
+        (they are not there); the rest stays committed. Rejecting every open unit leaves a
+        reservation with nothing open, which the caller then releases.
+
+        Raises:
+            InvalidTransition: not CONFIRMED.
+            InvalidInput: a sku not in the reservation, or more than it holds open.
+        """
+        state = self._fire(_C.REJECT, now)
+        open_ = self.open_quantities
+        for sku, units in quantities.items():
+            if units > open_.get(sku, 0):
+                raise InvalidInput(
+                    f"cannot reject {units} of {sku!r}: reservation {self.id!r} holds "
+                    f"{open_.get(sku, 0)}",
+                    field=f"lines[{sku!r}]",
+                    value=units,
+                )
+        moves: list[Change] = []
+        for sku, units in sorted(quantities.items()):
+            moves += [
+                (MovementKind.COMMIT_RELEASED, sku, units),
+                (MovementKind.ADJUSTED, sku, -units),
+            ]
+        lines = tuple(
+            attrs.evolve(line, released=line.released + quantities.get(line.sku, 0))
+            for line in self.lines
+        )
+        return self._moved(state, now, lines=lines), moves
 
     def release(self, now: datetime) -> tuple[Reservation, list[Change]]:
         """HELD, CONFIRMED or READY -> RELEASED: every open unit goes back on sale."""

@@ -9,6 +9,7 @@ from importlib import resources
 from typing import Final, TypeVar
 
 from omniorder.model.events import Event
+from omniorder.model.order import OrderRecord
 from omniorder.model.position import Movement, MovementKind
 from omniorder.model.reservation import Reservation, ReservationState
 from omniorder.serialization import converter
@@ -17,8 +18,10 @@ __all__ = [
     "EXPIRING",
     "chunks",
     "dump_event",
+    "dump_order",
     "dump_reservation",
     "load_event",
+    "load_order",
     "load_reservation",
     "micros",
     "migrations",
@@ -47,6 +50,18 @@ def load_reservation(body: str | dict[str, object]) -> Reservation:
     """A reservation from its JSON body (text, or already decoded by the driver)."""
     data = json.loads(body) if isinstance(body, str) else body
     found: Reservation = converter.structure(data, Reservation)
+    return found
+
+
+def dump_order(record: OrderRecord) -> str:
+    """An order record as its JSON body."""
+    return json.dumps(converter.unstructure(record), ensure_ascii=False)
+
+
+def load_order(body: str | dict[str, object]) -> OrderRecord:
+    """An order record from its JSON body."""
+    data = json.loads(body) if isinstance(body, str) else body
+    found: OrderRecord = converter.structure(data, OrderRecord)
     return found
 
 

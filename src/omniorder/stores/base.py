@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from omniorder.model.events import Event
+from omniorder.model.order import OrderRecord
 from omniorder.model.position import Movement, Position
 from omniorder.model.reservation import Reservation, ReservationState
 
@@ -161,6 +162,27 @@ class UnitOfWork(Protocol):
             skip_locked: with ``for_update``, skip rows another transaction holds instead of
                 waiting (two sweepers then share the work and never release twice).
         """
+        ...
+
+    # -- orders ------------------------------------------------------------------------------
+    def add_order(self, record: OrderRecord) -> None:
+        """Store a new order record (its id must be new)."""
+        ...
+
+    def order(self, order_id: str, *, for_update: bool = False) -> OrderRecord | None:
+        """The stored order record, or None."""
+        ...
+
+    def update_order(self, record: OrderRecord) -> None:
+        """Replace the stored record whose version is ``record.version - 1``.
+
+        Raises:
+            ConcurrencyConflict: the stored version is not the one this change was made from.
+        """
+        ...
+
+    def orders(self) -> list[OrderRecord]:
+        """Every order record, by id."""
         ...
 
     # -- events ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import attrs
 
 from omniorder.model.errors import ConcurrencyConflict, StoreError
 from omniorder.model.events import Event
+from omniorder.model.order import OrderRecord
 from omniorder.model.position import Movement, Position
 from omniorder.model.reservation import Reservation, ReservationState
 from omniorder.stores.base import IdempotencyRecord, PositionKey
@@ -33,6 +34,7 @@ class _State:
         self.reservations: dict[str, Reservation] = {}
         self.events: list[Event] = []
         self.keys: dict[str, IdempotencyRecord] = {}
+        self.orders: dict[str, OrderRecord] = {}
         self.last_time: datetime | None = None
         # ids of reservations that may expire (HELD or READY), per position they touch
         self.expiring: defaultdict[PositionKey, set[str]] = defaultdict(set)
@@ -211,6 +213,28 @@ class _MemoryUnitOfWork:
                 found.append(r)
         found.sort(key=lambda r: (r.expires_at, r.id))
         return found
+
+    # -- orders ------------------------------------------------------------------------------
+    def add_order(self, record: OrderRecord) -> None:
+        self._writable()
+        if record.id in self._s.orders:
+            raise StoreError(f"order {record.id!r} already exists")
+        self._s.orders[record.id] = record
+        self._undo.append(lambda: self._s.orders.pop(record.id, None))
+
+    def order(self, order_id: str, *, for_update: bool = False) -> OrderRecord | None:
+        return self._s.orders.get(order_id)
+
+    def update_order(self, record: OrderRecord) -> None:
+        self._writable()
+        before = self._s.orders.get(record.id)
+        if before is None or before.version != record.version - 1:
+            raise ConcurrencyConflict(f"order {record.id!r} changed meanwhile")
+        self._s.orders[record.id] = record
+        self._undo.append(lambda: self._s.orders.__setitem__(record.id, before))
+
+    def orders(self) -> list[OrderRecord]:
+        return [self._s.orders[k] for k in sorted(self._s.orders)]
 
     # -- events ------------------------------------------------------------------------------
     def append_event(self, event: Event) -> None:

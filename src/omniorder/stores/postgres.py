@@ -46,13 +46,16 @@ from omniorder.model.errors import (
     StoreError,
 )
 from omniorder.model.events import Event
+from omniorder.model.order import OrderRecord
 from omniorder.model.position import COUNTERS, EFFECTS, Movement, Position
 from omniorder.model.reservation import Reservation, ReservationState
 from omniorder.stores._sql import (
     EXPIRING,
     dump_event,
+    dump_order,
     dump_reservation,
     load_event,
+    load_order,
     load_reservation,
     micros,
     migrations,
@@ -314,6 +317,35 @@ class _PgUnitOfWork:
         rows = self._c.execute(query, params)
         found = [load_reservation(row[0]) for row in rows]
         return [r for r in found if r.state.value in wanted]
+
+    # -- orders ------------------------------------------------------------------------------
+    def add_order(self, record: OrderRecord) -> None:
+        self._writable()
+        self._c.execute(
+            "INSERT INTO order_record (id, version, body) VALUES (%s, %s, %s)",
+            (record.id, record.version, _jsonb(dump_order(record))),
+        )
+
+    def order(self, order_id: str, *, for_update: bool = False) -> OrderRecord | None:
+        query = "SELECT body FROM order_record WHERE id = %s"
+        if for_update:
+            self._writable()
+            query += " FOR UPDATE"
+        row = self._c.execute(query, (order_id,)).fetchone()
+        return None if row is None else load_order(row[0])
+
+    def update_order(self, record: OrderRecord) -> None:
+        self._writable()
+        changed = self._c.execute(
+            "UPDATE order_record SET version = %s, body = %s WHERE id = %s AND version = %s",
+            (record.version, _jsonb(dump_order(record)), record.id, record.version - 1),
+        ).rowcount
+        if changed != 1:
+            raise ConcurrencyConflict(f"order {record.id!r} changed meanwhile")
+
+    def orders(self) -> list[OrderRecord]:
+        rows = self._c.execute("SELECT body FROM order_record ORDER BY id")
+        return [load_order(row[0]) for row in rows]
 
     # -- events ------------------------------------------------------------------------------
     def append_event(self, event: Event) -> None:

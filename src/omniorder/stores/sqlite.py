@@ -39,14 +39,17 @@ import attrs
 
 from omniorder.model.errors import ConcurrencyConflict, InvalidInput, StoreError
 from omniorder.model.events import Event
+from omniorder.model.order import OrderRecord
 from omniorder.model.position import COUNTERS, EFFECTS, Movement, Position
 from omniorder.model.reservation import Reservation, ReservationState
 from omniorder.stores._sql import (
     EXPIRING,
     chunks,
     dump_event,
+    dump_order,
     dump_reservation,
     load_event,
+    load_order,
     load_reservation,
     micros,
     migrations,
@@ -297,6 +300,31 @@ class _SQLiteUnitOfWork:
                 if r.state.value in wanted:
                     found[reservation_id] = (expires_us, r)
         return [r for _, r in sorted(found.values(), key=lambda item: (item[0], item[1].id))]
+
+    # -- orders ------------------------------------------------------------------------------
+    def add_order(self, record: OrderRecord) -> None:
+        self._writable()
+        self._c.execute(
+            "INSERT INTO order_record (id, version, body) VALUES (?, ?, ?)",
+            (record.id, record.version, dump_order(record)),
+        )
+
+    def order(self, order_id: str, *, for_update: bool = False) -> OrderRecord | None:
+        row = self._c.execute("SELECT body FROM order_record WHERE id = ?", (order_id,)).fetchone()
+        return None if row is None else load_order(row[0])
+
+    def update_order(self, record: OrderRecord) -> None:
+        self._writable()
+        changed = self._c.execute(
+            "UPDATE order_record SET version = ?, body = ? WHERE id = ? AND version = ?",
+            (record.version, dump_order(record), record.id, record.version - 1),
+        ).rowcount
+        if changed != 1:
+            raise ConcurrencyConflict(f"order {record.id!r} changed meanwhile")
+
+    def orders(self) -> list[OrderRecord]:
+        rows = self._c.execute("SELECT body FROM order_record ORDER BY id")
+        return [load_order(row[0]) for row in rows]
 
     # -- events ------------------------------------------------------------------------------
     def append_event(self, event: Event) -> None:

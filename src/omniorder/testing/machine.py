@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
@@ -29,6 +30,7 @@ from hypothesis.stateful import (
 from omniorder import (
     Channel,
     Engine,
+    Geo,
     IdempotencyConflict,
     InsufficientStock,
     InvalidInput,
@@ -42,12 +44,15 @@ from omniorder import (
     UnknownReservation,
 )
 from omniorder.model import ReservationCommand
+from omniorder.model.order import Fulfilment, Order, OrderLine, OrderView, Pickup, Ship
 from omniorder.stores.base import Store
 from omniorder.testing import invariants, take_snapshot
 from omniorder.testing.network import START, STORE_1, STORE_2, WAREHOUSE, sample_network
-from omniorder.testing.reference import Model
+from omniorder.testing.reference import Model, ModelReservation
 
 SKUS = ["sku-a", "sku-b", "sku-c"]
+CUSTOMER = Geo(53.80, -1.55)
+FULFILMENTS: list[Fulfilment] = [Ship(CUSTOMER), Pickup(STORE_1), Pickup(STORE_2)]
 LOCATIONS = [STORE_1, STORE_2, WAREHOUSE]
 TILLS = [STORE_1, STORE_2]
 C = ReservationCommand
@@ -365,6 +370,129 @@ class EngineMachine(RuleBasedStateMachine):
         )
         if done is not None:
             self.model.finish(r, S.RELEASED, {})
+
+    # -- orders ------------------------------------------------------------------------------------
+
+    def _order(self, data: st.DataObject) -> Order:
+        skus = data.draw(
+            st.lists(st.sampled_from(SKUS), min_size=1, max_size=2, unique=True), label="skus"
+        )
+        lines = []
+        for n, sku in enumerate(skus, start=1):
+            where = data.draw(st.sampled_from(FULFILMENTS), label=f"fulfilment {n}")
+            lines.append(
+                OrderLine(str(n), sku, data.draw(units, label=f"units {n}"), Decimal("10"), where)
+            )
+        return Order(
+            f"order-{next(self.keys)}", data.draw(st.sampled_from(Channel), label="channel"), lines
+        )
+
+    def _feasible(self, order: Order) -> bool:
+        """Lines have distinct skus, so each is feasible on its own or not at all."""
+        for line in order.lines:
+            fulfilment = line.fulfilment
+            places = [STORE_2, WAREHOUSE] if isinstance(fulfilment, Ship) else [fulfilment.at]
+            if (
+                sum(self.model.available((loc, line.sku), order.channel) for loc in places)
+                < line.quantity
+            ):
+                return False
+        return True
+
+    def _learn(self, order: Order, view: OrderView, held: bool) -> None:
+        """Add the reservations the engine made for ``order`` to the model, checking them."""
+        for rid in view.reservation_ids:
+            if rid in self.model.reservations:
+                continue
+            r = self.engine.reservation(rid)
+            for line in r.lines:
+                assert line.quantity <= self.model.available((r.location, line.sku), r.channel)
+            state = S.HELD if held else S.CONFIRMED
+            assert r.state is state
+            self.model.reservations[rid] = ModelReservation(
+                rid,
+                r.location,
+                r.channel,
+                r.mode,
+                state,
+                r.expires_at,
+                dict(r.quantities),
+                dict(r.quantities),
+            )
+
+    @rule(data=st.data(), keyed=st.booleans())
+    def place_order(self, data: st.DataObject, keyed: bool) -> None:
+        order = self._order(data)
+        feasible = self._feasible(order)
+        view = self._call(
+            keyed,
+            lambda k: self.engine.place_order(order, key=k),
+            lambda k: self.engine.receive(STORE_1, "sku-z", 1, key=k),
+            None if feasible else InsufficientStock,
+        )
+        if view is not None:
+            for line in order.lines:
+                assert sum(view.line(line.id).sourced.values()) == line.quantity
+            self._learn(order, view, held=False)
+
+    @rule(data=st.data())
+    def hold_order(self, data: st.DataObject) -> None:
+        order = self._order(data)
+        feasible = self._feasible(order)
+        view = self._call(
+            False,
+            lambda k: self.engine.hold_order(order, key=k),
+            lambda k: self.engine.receive(STORE_1, "sku-z", 1, key=k),
+            None if feasible else InsufficientStock,
+        )
+        if view is not None:
+            self._learn(order, view, held=True)
+
+    @rule(rid=reservations, data=st.data(), keyed=st.booleans())
+    def reject(self, rid: str, data: st.DataObject, keyed: bool) -> None:
+        r = self.model.reservations[rid]
+        skus = sorted(sku for sku, n in self.model.open_units(r).items() if n) or sorted(r.lines)
+        sku = data.draw(st.sampled_from(skus), label="sku")
+        most = max(1, self.model.open_units(r).get(sku, 0))
+        count = data.draw(st.integers(1, most), label="units")
+        allowed = self.model.allowed(r, C.REJECT) and count <= self.model.open_units(r)[sku]
+        expect = (
+            None
+            if allowed
+            else (InvalidTransition if not self.model.allowed(r, C.REJECT) else InvalidInput)
+        )
+        done = self._call(
+            keyed,
+            lambda k: self.engine.reject(rid, {sku: count}, reason="short pick", key=k),
+            lambda k: self.engine.reject(rid, {sku: count}, reason="x", key=k),
+            expect,
+        )
+        if done is None:
+            return
+        r.open[sku] -= count
+        self.model.on_hand[(r.location, sku)] -= count
+        if not any(r.open.values()):
+            r.state = S.RELEASED
+        engine_r = self.engine.reservation(rid)
+        if engine_r.order_id is not None:
+            self._learn_resourced(engine_r.order_id)
+
+    def _learn_resourced(self, order_id: str) -> None:
+        view = self.engine.order(order_id)
+        for new in view.reservation_ids:
+            if new not in self.model.reservations:
+                r = self.engine.reservation(new)
+                assert r.state is S.CONFIRMED
+                self.model.reservations[new] = ModelReservation(
+                    new,
+                    r.location,
+                    r.channel,
+                    r.mode,
+                    S.CONFIRMED,
+                    None,
+                    dict(r.quantities),
+                    dict(r.quantities),
+                )
 
     @rule(keyed=st.booleans())
     def expire_due(self, keyed: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from omniorder.model.events import Event
+from omniorder.model.order import OrderRecord
 from omniorder.model.position import Movement, Position
 from omniorder.model.reservation import Reservation
 from omniorder.stores.base import IdempotencyRecord, Store
@@ -22,6 +23,7 @@ class Snapshot:
         reservations: every reservation as stored, by id.
         events: every event, in order.
         keys: every idempotency record, by key.
+        orders: every order record, by id.
     """
 
     positions: tuple[Position, ...]
@@ -29,12 +31,13 @@ class Snapshot:
     reservations: tuple[Reservation, ...]
     events: tuple[Event, ...]
     keys: tuple[IdempotencyRecord, ...]
+    orders: tuple[OrderRecord, ...] = ()
 
     def differences(self, other: Snapshot) -> list[str]:
         """The parts that differ from ``other`` (empty when equal), for readable failures."""
         return [
             name
-            for name in ("positions", "ledger", "reservations", "events", "keys")
+            for name in ("positions", "ledger", "reservations", "events", "keys", "orders")
             if getattr(self, name) != getattr(other, name)
         ]
 
@@ -48,4 +51,5 @@ def take_snapshot(store: Store) -> Snapshot:
             reservations=tuple(uow.reservations()),
             events=tuple(uow.events()),
             keys=tuple(uow.idempotency_records()),
+            orders=tuple(uow.orders()),
         )

@@ -19,8 +19,10 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
-from omniorder.model.events import EVENT_TYPES, Event
+from omniorder.allocation.problem import AllocationProblem
+from omniorder.model.events import EVENT_TYPES, Event, LocationUnits
 from omniorder.model.network import Lane, Location, Network
+from omniorder.model.order import Order, OrderLine, Pickup, Ship, ShipToStore
 from omniorder.model.position import MovementKind, Position
 from omniorder.model.reservation import Reservation, ReservationLine, ReservationState
 from omniorder.model.values import Capability, Channel, Geo, Line, LocationKind, Mode
@@ -38,6 +40,7 @@ __all__ = [
     "movement_kinds",
     "networks",
     "positions",
+    "problems",
     "quantities",
     "reservations",
     "skus",
@@ -202,6 +205,10 @@ def _for_type(hint: Any) -> st.SearchStrategy[Any]:
         Mode: st.sampled_from(Mode),
         ReservationState: st.sampled_from(ReservationState),
         tuple[Line, ...]: _line_tuples(),
+        tuple[str, ...]: st.lists(identifiers(), max_size=3).map(tuple),
+        tuple[LocationUnits, ...]: st.lists(
+            st.builds(LocationUnits, identifiers("L"), quantities()), max_size=3
+        ).map(tuple),
     }
     return table[hint]
 
@@ -220,3 +227,53 @@ def events() -> st.SearchStrategy[Event]:
 def movement_kinds() -> st.SearchStrategy[MovementKind]:
     """Any movement kind."""
     return st.sampled_from(MovementKind)
+
+
+@st.composite
+def problems(
+    draw: st.DrawFn,
+    max_orders: int = 6,
+    max_locations: int = 5,
+    sku_ids: tuple[str, ...] = ("a", "b", "c"),
+) -> AllocationProblem:
+    """Sourcing problems: random networks in one region, stock, capacities, split limits, and
+    orders mixing shipped, pickup and ship-to-store lines."""
+    region = st.builds(Geo, st.floats(50, 55), st.floats(-4, 1))
+    locations = [
+        Location(
+            f"L{i}",
+            draw(st.sampled_from(LocationKind)),
+            draw(region),
+            draw(st.frozensets(st.sampled_from(Capability))),
+            priority=draw(st.integers(-2, 2)),
+            capacity=draw(st.none() | st.integers(0, 4)),
+        )
+        for i in range(draw(st.integers(1, max_locations)))
+    ]
+    ids = [loc.id for loc in locations]
+    network = Network(locations, draw(lanes_for(ids)))
+    supply = {
+        (loc, sku): draw(st.integers(0, 6)) for loc in ids for sku in sku_ids if draw(st.booleans())
+    }
+    orders = []
+    for n in range(draw(st.integers(1, max_orders))):
+        to = draw(region)
+        kinds = st.one_of(
+            st.just(Ship(to)),
+            st.sampled_from(ids).map(Pickup),
+            st.sampled_from(ids).map(ShipToStore),
+        )
+        lines: dict[tuple[str, tuple[str, str]], OrderLine] = {}
+        for j in range(draw(st.integers(1, 3))):
+            line = OrderLine(
+                f"{j}",
+                draw(st.sampled_from(sku_ids)),
+                draw(st.integers(1, 4)),
+                Decimal("9.99"),
+                draw(kinds),
+            )
+            lines.setdefault((line.sku, line.slot), line)
+        orders.append(Order(f"O{n}", draw(channels()), list(lines.values())))
+    return AllocationProblem(
+        network, orders, supply, max_splits=draw(st.none() | st.integers(1, 3))
+    )

@@ -24,6 +24,7 @@ from omniorder.testing.contracts.base import ContractBase, Tamper
 from omniorder.testing.contracts.concurrency import ConcurrencyContract
 from omniorder.testing.contracts.events import EventContract
 from omniorder.testing.contracts.idempotency import IdempotencyContract
+from omniorder.testing.contracts.orders import OrdersContract
 from omniorder.testing.contracts.reservations import ReservationContract
 from omniorder.testing.contracts.sell import SellContract
 from omniorder.testing.contracts.stateful import StatefulContract
@@ -38,6 +39,7 @@ __all__ = [
     "DurabilityContract",
     "EventContract",
     "IdempotencyContract",
+    "OrdersContract",
     "ReservationContract",
     "SellContract",
     "StatefulContract",
@@ -58,6 +60,7 @@ class StoreContract(
     BadInputContract,
     ConcurrencyContract,
     StatefulContract,
+    OrdersContract,
     AtomicityContract,
     DurabilityContract,
 ):

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from omniorder.allocation.protocol import Solver
 from omniorder.engine import Engine
 from omniorder.model.clock import ManualClock
 from omniorder.model.network import Network
+from omniorder.model.policy import Policy
 from omniorder.stores.base import Store
 from omniorder.testing.network import START, sample_network
 
@@ -85,9 +87,22 @@ class ContractBase:
         counter = itertools.count(1)
         return Engine(network, store=store, clock=clock, ids=lambda p: f"{p}-{next(counter)}")
 
-    def engine_on(self, store: Store, clock: ManualClock) -> Engine:
-        """Another engine over ``store`` (a second process's view of the same data)."""
+    def engine_on(
+        self,
+        store: Store,
+        clock: ManualClock,
+        *,
+        network: Network | None = None,
+        solver: Solver | None = None,
+        policy: Policy | None = None,
+    ) -> Engine:
+        """Another engine over ``store`` (a second process's view, or another network)."""
         counter = itertools.count(10_000)
         return Engine(
-            sample_network(), store=store, clock=clock, ids=lambda p: f"{p}-{next(counter)}"
+            network or sample_network(),
+            store=store,
+            clock=clock,
+            solver=solver,
+            policy=policy,
+            ids=lambda p: f"{p}-{next(counter)}",
         )

@@ -58,6 +58,7 @@ def fire(engine: Engine, clock: ManualClock, rid: str, command: C) -> None:
         C.SHIP: lambda: engine.ship(rid),
         C.COLLECT: lambda: engine.collect(rid),
         C.RELEASE: lambda: engine.release(rid),
+        C.REJECT: lambda: engine.reject(rid, {"lamp": 1}, reason="short pick"),
     }
     calls[command]()
 
@@ -70,7 +71,7 @@ CASES = [
     (state, command, mode)
     for state, command in RESERVATION_TABLE.pairs()
     for mode in Mode
-    if command not in (C.RESERVE, C.EXPIRE) and reachable(state, mode)
+    if command not in (C.RESERVE, C.PLACE, C.EXPIRE) and reachable(state, mode)
 ]
 
 
@@ -122,9 +123,10 @@ class TableContract(ContractBase):
     def test_reserve_only_creates_and_terminal_states_are_final(self) -> None:
         for state in S:
             assert not RESERVATION_TABLE.allows(state, C.RESERVE)
+            assert not RESERVATION_TABLE.allows(state, C.PLACE)
         for state in RESERVATION_TABLE.terminal:
             assert RESERVATION_TABLE.commands_from(state) == []
-        assert RESERVATION_TABLE.initial == {C.RESERVE: S.HELD}
+        assert RESERVATION_TABLE.initial == {C.RESERVE: S.HELD, C.PLACE: S.CONFIRMED}
 
     def test_the_table_is_exactly_the_one_in_the_design(self) -> None:
         assert dict(RESERVATION_TABLE.transitions) == {
@@ -135,6 +137,7 @@ class TableContract(ContractBase):
             (S.CONFIRMED, C.MARK_READY): S.READY,
             (S.CONFIRMED, C.SHIP): S.FULFILLED,
             (S.CONFIRMED, C.RELEASE): S.RELEASED,
+            (S.CONFIRMED, C.REJECT): S.CONFIRMED,
             (S.READY, C.COLLECT): S.FULFILLED,
             (S.READY, C.EXPIRE): S.EXPIRED,
             (S.READY, C.RELEASE): S.RELEASED,
@@ -146,4 +149,5 @@ class TableContract(ContractBase):
         assert "[*] --> HELD: reserve" in diagram
         assert "READY --> FULFILLED: collect" in diagram
         assert "EXPIRED --> [*]" in diagram
-        assert diagram.count("-->") == 1 + len(RESERVATION_TABLE.transitions) + 3
+        assert "[*] --> CONFIRMED: place" in diagram
+        assert diagram.count("-->") == 2 + len(RESERVATION_TABLE.transitions) + 3
