@@ -45,6 +45,16 @@ from omniorder.model import (
     ReservationState,
     SystemClock,
 )
+from omniorder.model.order import (
+    LineView,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderView,
+    Pickup,
+    Ship,
+    ShipToStore,
+)
 from omniorder.model.sale import Sale
 from omniorder.stores import InMemoryStore, SQLiteStore
 
@@ -67,6 +77,7 @@ __all__ = [
     "InvalidTransition",
     "Lane",
     "Line",
+    "LineView",
     "Location",
     "LocationKind",
     "ManualClock",
@@ -76,6 +87,11 @@ __all__ = [
     "MovementKind",
     "Network",
     "OmniOrderError",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "OrderView",
+    "Pickup",
     "Policy",
     "Position",
     "Reservation",
@@ -84,6 +100,8 @@ __all__ = [
     "ReturnNotAllowed",
     "SQLiteStore",
     "Sale",
+    "Ship",
+    "ShipToStore",
     "Shortfall",
     "StoreError",
     "SystemClock",

@@ -290,7 +290,7 @@ class Ordering:
                 record = attrs.evolve(
                     existing,
                     order=order,
-                    sourcing=existing.sourcing + tuple(sourcing),
+                    sourcing=tuple(sourcing),  # the new holds replace the old ones
                     updated_at=w.now,
                     version=existing.version + 1,
                 )

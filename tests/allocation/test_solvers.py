@@ -80,3 +80,11 @@ def test_optimal_solver_refuses_bad_settings(kwargs: dict[str, object]) -> None:
 
     with pytest.raises(InvalidInput):
         OptimalSolver(**kwargs)  # type: ignore[arg-type]
+
+
+def test_optimal_solver_without_highspy_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "highspy", None)  # as if it were not installed
+    with pytest.raises(ImportError, match=r'pip install "omniorder\[optimal\]"'):
+        OptimalSolver()

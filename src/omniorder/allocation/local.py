@@ -28,8 +28,10 @@ plan.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import time
+from collections.abc import Iterator
 
 from omniorder.allocation.cost import SEARCH_SCALE
 from omniorder.allocation.plan import AllocationPlan
@@ -100,25 +102,27 @@ class LocalSearchSolver:
         """A cheap plan, improved until no move helps."""
         started = time.perf_counter()
         search = _Search(self, Tracker(problem))
-        for order in problem.orders:
+        for order in search.most_constrained_first():
             search.apply(order, search.options(order)[0].moves)
         built = time.perf_counter()
         deadline = None if self.time_limit is None else started + self.time_limit
         moves = passes = 0
+
+        def late() -> bool:
+            return deadline is not None and time.perf_counter() > deadline
+
         for passes in range(1, self.passes + 1):  # noqa: B007 - reported in stats
             changed = search.begin_pass()
-            improved = sum(
-                search.rebuild([order])
-                for order in problem.orders
-                if changed is None or search.affected([order], changed)
-            )
-            for group in search.neighbourhoods():
-                if deadline is not None and time.perf_counter() > deadline:
-                    break
-                if changed is None or search.affected(group, changed):
-                    improved += search.rebuild(group)
+            improved = 0
+            # Each order alone first, then the neighbourhoods of the plan that leaves.
+            for groups in ([[order] for order in problem.orders], None):
+                for group in groups if groups is not None else search.neighbourhoods():
+                    if late():
+                        break
+                    if changed is None or search.affected(group, changed):
+                        improved += search.rebuild(group)
             moves += improved
-            if not improved or (deadline is not None and time.perf_counter() > deadline):
+            if not improved or late():
                 break
         done = time.perf_counter()
         return search.tracker.plan(
@@ -151,6 +155,25 @@ class _Search:
         self._keys: dict[str, frozenset[str]] = {}
         self._touched: set[str] | None = None  # locations whose stock moved in this pass
         self._last: set[str] | None = None
+
+    def most_constrained_first(self) -> list[Order]:
+        """The orders by how few origins their most constrained line has, then as they came.
+
+        A pickup can only come from its store; serving it first keeps its stock from going
+        to a parcel that had other choices.
+        """
+
+        def choices(order: Order) -> int:
+            return min(
+                len(self.nearest_stocked(order, line))
+                if order.ship_to is not None and self.problem.kind(line) == "ship"
+                else len(self.problem.routes(order, line))
+                for line in order.lines
+            )
+
+        return [
+            o for _, _, o in sorted((choices(o), n, o) for n, o in enumerate(self.problem.orders))
+        ]
 
     # -- what changed --------------------------------------------------------------------------
 
@@ -325,17 +348,34 @@ class _Search:
         units = sum(line.quantity for line in lines)
         origins = self._origins(order, lines)
         ranked = sorted(origins, key=lambda loc: (origins[loc][0] + origins[loc][1] * units, loc))
-        combos: list[tuple[str, ...]] = [(loc,) for loc in ranked]
-        limit = self.problem.max_splits
-        if limit is None or limit >= 2:
-            combos += itertools.combinations(ranked[: self.s.candidates], 2)
-        scored = []
+        scored: list[tuple[int, tuple[str, ...]]] = []
+        costs: list[int] = []  # the costs in scored, kept sorted
         seen: set[frozenset[str]] = set()
-        for combo in combos:
+
+        def bar() -> int | None:
+            """The cost an option must beat to be among the ``count`` cheapest so far."""
+            return costs[count - 1] if len(costs) >= count else None
+
+        def score(combo: tuple[str, ...], floor: int) -> None:
+            worst = bar()
+            if worst is not None and floor >= worst:
+                return  # it cannot be among the cheapest: skip the work
             cost, used = self._fill_cost(lines, combo, origins)
             if used not in seen:  # a pair that needs only one of its origins is that single
                 seen.add(used)
                 scored.append((cost, combo))
+                bisect.insort(costs, cost)
+
+        for loc in ranked:  # by shipment + handling of every unit: the least any single costs
+            worst = bar()
+            if worst is not None and origins[loc][0] + origins[loc][1] * units >= worst:
+                break
+            score((loc,), 0)
+        limit = self.problem.max_splits
+        if limit is None or limit >= 2:
+            for a, b in itertools.combinations(ranked[: self.s.candidates], 2):
+                floor = origins[a][0] + origins[b][0] + units * min(origins[a][1], origins[b][1])
+                score((a, b), floor)
         scored.sort()
         found = [self._fill(lines, combo, origins) for _, combo in scored[:count]]
         found.append(self._greedy_cover(lines, ranked, origins))
@@ -350,8 +390,11 @@ class _Search:
         for line in lines:
             found = 0
             for location in self.nearest_stocked(order, line):
-                if tracker.available(location, line.sku) and not tracker.blocked(
-                    order, line, location
+                # The order holds nothing while its options are made, so only capacity can
+                # bar an origin (nearest_stocked lists only locations that ship).
+                capacity = self.problem.location(location).capacity
+                if tracker.available(location, line.sku) and (
+                    capacity is None or tracker.load[location] < capacity
                 ):
                     if location not in origins:
                         origins[location] = (self.shipment(order, location), self.unit(location))
@@ -479,19 +522,28 @@ class _Search:
             return [menus[0][0]]
         return _Combinations(self, menus).best()
 
-    def neighbourhoods(self) -> list[list[Order]]:
-        """Groups of orders competing for the same stock, in a fixed order."""
+    def neighbourhoods(self) -> Iterator[list[Order]]:
+        """Groups of orders competing for the same stock, in a fixed order, made as they are
+        asked for (so each reflects the moves made before it)."""
+        seen: set[frozenset[str]] = set()
+        for group in itertools.chain(self._unhappy_groups(), self._sold_out_groups()):
+            members = frozenset(order.id for order in group)
+            if members not in seen:
+                seen.add(members)
+                yield group
+
+    def _unhappy_groups(self) -> Iterator[list[Order]]:
+        """Each order short, split or away from its ideal origin, with the orders holding the
+        stock it would rather have."""
         problem, tracker = self.problem, self.tracker
-        groups: list[list[Order]] = []
         for order in problem.orders:
             ideal = self._ideal_origins(order)
             if not ideal:
                 continue
-            best_cost = ideal[0][1]
             unhappy = (
                 any(tracker.need(order, line) for line in order.lines)
                 or len(tracker.origins[order.id]) > 1
-                or self.order_cost(order) > best_cost
+                or self.order_cost(order) > ideal[0][1]
             )
             if not unhappy:
                 continue
@@ -503,18 +555,14 @@ class _Search:
                         if other not in group and len(group) < self.s.group:
                             group.append(other)
             if len(group) > 1:
-                groups.append(group)
+                yield group
+
+    def _sold_out_groups(self) -> Iterator[list[Order]]:
+        """The orders sharing a location's last units of a sku."""
+        tracker = self.tracker
         for (location, sku), holders in sorted(tracker.holders.items()):
             if len(holders) > 1 and tracker.available(location, sku) == 0:
-                groups.append([problem.order(o) for o in sorted(holders)][: self.s.group])
-        unique: list[list[Order]] = []
-        seen: set[frozenset[str]] = set()
-        for group in groups:
-            members = frozenset(order.id for order in group)
-            if members not in seen:
-                seen.add(members)
-                unique.append(group)
-        return unique
+                yield [self.problem.order(o) for o in sorted(holders)][: self.s.group]
 
     def _ideal_origins(self, order: Order) -> list[tuple[str, int]]:
         """Origins by what serving the whole order from them alone would cost, stock aside."""

@@ -50,9 +50,7 @@ class NearestSolver:
         problem = tracker.problem
         fulfilment = line.fulfilment
         target = (
-            order.ship_to
-            if isinstance(fulfilment, Ship)
-            else problem.network.location(fulfilment.at).geo
+            order.ship_to if isinstance(fulfilment, Ship) else problem.location(fulfilment.at).geo
         )
         assert target is not None
         for location in problem.network.nearest(target):
@@ -71,7 +69,7 @@ class NearestSolver:
             and not tracker.blocked(order, lines[0], loc.id)
             and any(tracker.available(loc.id, line.sku) for line in lines)
         ][: self.search]
-        km = {loc: problem.network.location(loc).geo.km(order.ship_to) for loc in stocked}
+        km = {loc: problem.location(loc).geo.km(order.ship_to) for loc in stocked}
         limit = problem.max_splits or 3
         for size in range(1, min(3, limit) + 1):
             combos = sorted(

@@ -221,7 +221,7 @@ class OptimalSolver:
         for (location, sku), terms in supply_terms.items():
             model.row(-float("inf"), problem.units(location, sku), terms)
         for location, terms in load_terms.items():
-            capacity = problem.network.location(location).capacity
+            capacity = problem.location(location).capacity
             if capacity is not None:
                 model.row(-float("inf"), capacity, terms)
         if problem.max_splits is not None:

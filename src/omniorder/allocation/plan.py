@@ -119,7 +119,7 @@ def evaluate(problem: AllocationProblem, assignments: Iterable[Assignment]) -> D
     total = sum(shipments_of(problem, chosen).values(), Decimal(0))
     given: defaultdict[tuple[str, str], int] = defaultdict(int)
     for a in chosen:
-        total += a.quantity * problem.cost.unit(problem.network.location(a.location))
+        total += a.quantity * problem.cost.unit(problem.location(a.location))
         given[(a.order_id, a.line_id)] += a.quantity
     for order in problem.orders:
         for line in order.lines:

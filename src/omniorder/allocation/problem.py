@@ -227,19 +227,24 @@ class AllocationProblem:
             self._shipments[key] = found
         return found
 
-    def routes(self, order: Order, line: OrderLine) -> list[Route]:
+    def routes(self, order: Order, line: OrderLine) -> tuple[Route, ...]:
         """Every location that can serve ``line`` and has stock of its sku, by location id."""
-        found = []
-        for location_id in self._stocked.get(line.sku, ()):
-            location = self.network.location(location_id)
-            if not self.refusal(order, line, location):
-                found.append(
-                    Route(
-                        location_id,
-                        self.cost.unit(location),
-                        self.shipment(order, line, location_id),
-                    )
+        key = (order.id, line.id)
+        found = self._routes.get(key)
+        if found is None:
+            fulfilment = line.fulfilment
+            stocked = self._stocked.get(line.sku, ())
+            if isinstance(fulfilment, Pickup):  # only the store itself can serve a pickup
+                stocked = tuple(loc for loc in stocked if loc == fulfilment.at)
+            found = self._routes[key] = tuple(
+                Route(
+                    location_id,
+                    self.cost.unit(self.location(location_id)),
+                    self.shipment(order, line, location_id),
                 )
+                for location_id in stocked
+                if not self.refusal(order, line, self.location(location_id))
+            )
         return found
 
     def shipment_key(self, order: Order, line: OrderLine, origin: str) -> str | None:

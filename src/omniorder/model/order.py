@@ -374,7 +374,9 @@ def order_view(record: OrderRecord, reservations: Mapping[str, Reservation]) -> 
             if s.line_id != line.id:
                 continue
             reservation = reservations[s.reservation_id]
-            held = next(x for x in reservation.lines if x.sku == line.sku)
+            held = next((x for x in reservation.lines if x.sku == line.sku), None)
+            if held is None:  # sourcing kept for another version of the line
+                continue
             kept = held.quantity - held.released
             if kept:
                 sourced[s.location] = sourced.get(s.location, 0) + kept
