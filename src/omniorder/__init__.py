@@ -22,6 +22,7 @@ from omniorder.errors import (
     UnknownLocation,
     UnknownOrder,
     UnknownReservation,
+    WrongLocation,
 )
 from omniorder.model import (
     Capability,
@@ -108,4 +109,5 @@ __all__ = [
     "UnknownLocation",
     "UnknownOrder",
     "UnknownReservation",
+    "WrongLocation",
 ]

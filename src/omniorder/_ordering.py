@@ -54,7 +54,7 @@ from omniorder.model.order import (
 )
 from omniorder.model.position import Position
 from omniorder.model.reservation import Reservation, ReservationState
-from omniorder.model.values import lines_of
+from omniorder.model.values import Mode, lines_of
 from omniorder.stores.base import UnitOfWork
 
 if TYPE_CHECKING:
@@ -161,9 +161,10 @@ class Ordering:
         """HELD (with ``held_for``) or CONFIRMED reservations for ``assignments``."""
         engine = self.engine
         made = []
-        for (location, _, _), lines in sorted(self._groups(order, assignments).items()):
+        for (location, _, target), lines in sorted(self._groups(order, assignments).items()):
             any_line = next(iter(lines.values()))[0]
             mode = mode_of(any_line.fulfilment)
+            destination = target if mode is Mode.TRANSFER else None
             quantities = {sku: units for sku, (_, units) in lines.items()}
             if held_for is None:
                 reservation, changes = Reservation.place(
@@ -174,6 +175,7 @@ class Ordering:
                     mode=mode,
                     now=w.now,
                     order_id=order.id,
+                    destination=destination,
                 )
             else:
                 reservation, changes = Reservation.hold(
@@ -185,6 +187,7 @@ class Ordering:
                     now=w.now,
                     expires_at=w.now + held_for,
                     order_id=order.id,
+                    destination=destination,
                 )
             for kind, sku, units in changes:
                 buffer = positions[(location, sku)].buffer(order.channel)

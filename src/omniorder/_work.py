@@ -104,6 +104,12 @@ class Work:
             if quantity:
                 self.move(reservation.location, sku, kind, quantity, reservation.id, keep=keep)
 
+    def apply_at(self, location: str, reference: str, changes: list[Change]) -> None:
+        """Write movements at another location than the reservation's (a transfer's store)."""
+        for kind, sku, quantity in changes:
+            if quantity:
+                self.move(location, sku, kind, quantity, reference)
+
     def save(self, reservation: Reservation) -> Reservation:
         """Store a changed reservation (conditional on the version it was changed from)."""
         self.uow.update_reservation(reservation)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from omniorder._fulfilment import Fulfilment
 from omniorder._idempotency import Claim
 from omniorder._ordering import Ordering
 from omniorder._work import Work, effective_positions
@@ -35,12 +36,12 @@ from omniorder.model.errors import (
     InvalidInput,
     Shortfall,
     UnknownReservation,
+    WrongLocation,
 )
 from omniorder.model.events import (
     Event,
     ReservationConfirmed,
     ReservationExtended,
-    ReservationFulfilled,
     ReservationHeld,
     ReservationReady,
     ReservationReleased,
@@ -53,9 +54,9 @@ from omniorder.model.network import Network
 from omniorder.model.order import Order, OrderView
 from omniorder.model.policy import Policy
 from omniorder.model.position import MovementKind, Position
-from omniorder.model.reservation import LIVE_STATES, Reservation, ReservationState
+from omniorder.model.reservation import OPEN_STATES, Reservation, ReservationState
 from omniorder.model.sale import Sale
-from omniorder.model.values import Capability, Channel, Mode, lines_of
+from omniorder.model.values import Capability, Channel, Geo, Mode, lines_of
 from omniorder.stores.base import Store, UnitOfWork
 from omniorder.stores.memory import InMemoryStore
 
@@ -124,6 +125,7 @@ class Engine:
         self._retries = checks.non_negative(retries, "retries")
         self._jitter = random.Random()
         self._ordering = Ordering(self)
+        self._fulfilment = Fulfilment(self)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -193,6 +195,28 @@ class Engine:
     def _read(self, read: Callable[[UnitOfWork, datetime], R]) -> R:
         with self.store.unit_of_work(read_only=True) as uow:
             return read(uow, self._clock_now())
+
+    def _check_destination(self, origin: str, mode: Mode, destination: str | None) -> None:
+        """A TRANSFER needs a store to go to, over a lane from ``origin``; nothing else has one."""
+        if mode is not Mode.TRANSFER:
+            if destination is not None:
+                raise InvalidInput(
+                    "only a TRANSFER reservation has a destination",
+                    field="destination",
+                    value=destination,
+                )
+            return
+        if destination is None:
+            raise InvalidInput(
+                "a TRANSFER reservation needs a destination store", field="destination"
+            )
+        self.network.location(destination)
+        if self.network.lane(origin, destination) is None:
+            raise InvalidInput(
+                f"no lane from {origin!r} to {destination!r}",
+                field="destination",
+                value=destination,
+            )
 
     def _channel(self, channel: object) -> Channel:
         return checks.check_enum(Channel, channel, "channel")
@@ -427,7 +451,7 @@ class Engine:
             return audit(
                 uow.positions(),
                 uow.movements(),
-                uow.reservations(states=LIVE_STATES),
+                uow.reservations(states=OPEN_STATES),
                 [e.seq for e in uow.events()],
             )
 
@@ -485,6 +509,7 @@ class Engine:
         ttl: timedelta | None = None,
         mode: Mode = Mode.PICKUP,
         order_id: str | None = None,
+        destination: str | None = None,
         key: str | None = None,
     ) -> Reservation:
         """Hold stock at one location: every line or none (HELD until confirmed or expired).
@@ -496,6 +521,7 @@ class Engine:
             ttl: how long the hold lasts (default: the policy's TTL for the channel).
             mode: how the units will leave (PICKUP needs a counter, SHIP a shipping location).
             order_id: the order it belongs to, if any.
+            destination: for a TRANSFER, the store it will travel to (over a lane).
             key: idempotency key.
 
         Raises:
@@ -517,6 +543,7 @@ class Engine:
             checks.positive_duration(ttl, "ttl", maximum=self.policy.max_hold_ttl)
         if order_id is not None:
             checks.identifier(order_id, "order_id")
+        self._check_destination(location, how, destination)
         lifetime = self.policy.ttl_for(seen_by) if ttl is None else ttl
 
         def work(w: Work) -> Reservation:
@@ -532,6 +559,7 @@ class Engine:
                 now=w.now,
                 expires_at=w.now + lifetime,
                 order_id=order_id,
+                destination=destination,
             )
             for kind, sku, units in changes:
                 buffer = positions[(location, sku)].buffer(seen_by)
@@ -559,6 +587,7 @@ class Engine:
             "ttl": ttl,
             "mode": how,
             "order_id": order_id,
+            "destination": destination,
         }
         return self._run("reserve", request, key, Reservation, work)
 
@@ -677,68 +706,91 @@ class Engine:
             "mark_ready", reservation_id, key, change, pickup_window=pickup_window
         )
 
-    def _fulfilled(self, w: Work, before: Reservation, after: Reservation) -> Reservation:
-        taken = {
-            line.sku: line.fulfilled - old.fulfilled
-            for line, old in zip(after.lines, before.lines, strict=True)
-        }
-        rest = {
-            line.sku: line.released - old.released
-            for line, old in zip(after.lines, before.lines, strict=True)
-        }
-        w.emit(
-            ReservationFulfilled(
-                at=w.now,
-                reservation_id=after.id,
-                location=after.location,
-                channel=after.channel,
-                order_id=after.order_id,
-                mode=after.mode,
-                fulfilled=lines_of(taken),
-                released=lines_of(rest),
-            )
-        )
-        return w.save(after)
-
     def collect(
         self,
         reservation_id: str,
         lines: Mapping[str, int] | None = None,
         *,
+        at: str | None = None,
         key: str | None = None,
     ) -> Reservation:
         """READY -> FULFILLED: the customer collects ``lines`` (default: everything).
 
         What is not collected is released exactly and is back on sale in every channel at once.
 
+        Args:
+            reservation_id: the pickup.
+            lines: ``{sku: units}`` taken; the rest goes back on sale.
+            at: the store where the customer stands (checked against the reservation's).
+            key: idempotency key.
+
         Raises:
             UnknownReservation: no such reservation.
             InvalidTransition: not READY, or the pickup deadline has passed.
+            WrongLocation: ``at`` is another store than the one where it waits.
             InvalidInput: bad lines, a sku not in the reservation, or more than it holds.
         """
         taken = None if lines is None else self._lines(lines)
+        if at is not None:
+            self.network.location(at)
 
         def change(w: Work, r: Reservation) -> Reservation:
-            collected, changes = r.collect(w.now, taken)
+            collected, changes = r.collect(w.now, taken)  # the state's refusal comes first
+            if at is not None and at != r.location:
+                raise WrongLocation(r.id, r.location, at)
             w.apply(collected, changes)
-            return self._fulfilled(w, r, collected)
+            return self._fulfilment.fulfilled(w, r, collected)
 
-        return self._lifecycle("collect", reservation_id, key, change, lines=taken)
+        return self._lifecycle("collect", reservation_id, key, change, lines=taken, at=at)
 
     def ship(self, reservation_id: str, *, key: str | None = None) -> Reservation:
-        """CONFIRMED -> FULFILLED (a SHIP or TRANSFER reservation): the parcel has left.
+        """A SHIP reservation's parcel has left (CONFIRMED -> FULFILLED); a TRANSFER has been
+        dispatched to its store (CONFIRMED -> IN_TRANSIT: its units are in the store's inbound).
 
         Raises:
             UnknownReservation: no such reservation.
             InvalidTransition: not CONFIRMED, or a PICKUP reservation.
         """
+        return self._fulfilment.ship(reservation_id, key)
 
-        def change(w: Work, r: Reservation) -> Reservation:
-            shipped, changes = r.ship(w.now)
-            w.apply(shipped, changes)
-            return self._fulfilled(w, r, shipped)
+    def arrive(
+        self,
+        reservation_id: str,
+        *,
+        pickup_window: timedelta | None = None,
+        key: str | None = None,
+    ) -> Reservation:
+        """A transfer reached its store: IN_TRANSIT -> FULFILLED, units on hand at the store.
 
-        return self._lifecycle("ship", reservation_id, key, change)
+        The units wait at the counter under a new READY reservation (returned) with a pickup
+        deadline of now + ``pickup_window`` (default: the policy's); ReservationReady tells the
+        customer. Until this, inbound units are never sold.
+
+        Raises:
+            UnknownReservation: no such reservation.
+            InvalidTransition: not IN_TRANSIT (not dispatched yet, or already arrived).
+            InvalidInput: a window that is not positive or above the policy maximum.
+        """
+        return self._fulfilment.arrive(reservation_id, pickup_window, key)
+
+    def pickup_options(
+        self,
+        lines: Mapping[str, int],
+        *,
+        near: Geo,
+        channel: Channel = Channel.WEB,
+        limit: int = 5,
+    ) -> list[str]:
+        """Stores with PICKUP that can supply *every* line now, nearest first.
+
+        What a chat agent or a product page asks ("where can I collect this today?"): a store
+        that has only some of the lines is never offered. Stock held or committed for others,
+        and the channel's safety stock, do not count.
+
+        Raises:
+            InvalidInput: bad lines, ``near`` not a Geo, a bad channel or limit.
+        """
+        return self._fulfilment.pickup_options(lines, near, channel, limit)
 
     def release(
         self, reservation_id: str, *, reason: str = "", key: str | None = None

@@ -5,6 +5,7 @@
     OmniOrderError
     ├── InvalidInput (ValueError)         bad arguments; nothing was written
     │   ├── MissingCapability             the location cannot do what the command needs
+    │   ├── WrongLocation                 a reservation asked for where it is not
     │   └── ClockWentBackwards            the clock reads earlier than the last stored time
     ├── UnknownLocation (LookupError)
     ├── UnknownReservation (LookupError)
@@ -34,6 +35,7 @@ from omniorder.model.errors import (
     UnknownLocation,
     UnknownOrder,
     UnknownReservation,
+    WrongLocation,
 )
 
 __all__ = [
@@ -52,4 +54,5 @@ __all__ = [
     "UnknownLocation",
     "UnknownOrder",
     "UnknownReservation",
+    "WrongLocation",
 ]

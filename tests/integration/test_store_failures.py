@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from omniorder import (
+    Channel,
     CommitOutcomeUnknown,
     ConcurrencyConflict,
     Engine,
@@ -143,3 +144,27 @@ def test_a_connection_lost_while_committing_says_retry_with_the_same_key(
     assert engine.position(STORE_1, "lamp").on_hand == 3  # sold once, whatever happened
     assert engine.verify() == []
     store.close()
+
+
+def test_a_version_2_database_is_migrated_with_its_data(tmp_path: Path) -> None:
+    """Schema files are applied in order; a rebuilt table keeps every row."""
+    from omniorder.stores._sql import migrations
+
+    db = tmp_path / "old.sqlite3"
+    with sqlite3.connect(db) as conn:
+        for version, script in migrations("sqlite")[:2]:
+            conn.executescript(script)
+            conn.execute(f"PRAGMA user_version = {version}")
+    store = SQLiteStore(db)
+    engine = Engine(sample_network(), store=store, clock=ManualClock(START))
+    engine.receive(STORE_1, "lamp", 2)
+    held = engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB)
+    store.close()
+    with sqlite3.connect(db) as conn:  # back to version 2, as an older omniorder left it
+        conn.execute("PRAGMA user_version = 2")
+    again = SQLiteStore(db)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(migrations("sqlite"))
+    assert Engine(sample_network(), store=again).reservation(held.id).quantities == {"lamp": 1}
+    assert again.integrity_check() == []
+    again.close()

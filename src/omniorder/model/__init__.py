@@ -21,6 +21,7 @@ from omniorder.model.errors import (
     UnknownLocation,
     UnknownOrder,
     UnknownReservation,
+    WrongLocation,
 )
 from omniorder.model.events import (
     EVENT_TYPES,
@@ -120,6 +121,7 @@ __all__ = [
     "UnknownLocation",
     "UnknownOrder",
     "UnknownReservation",
+    "WrongLocation",
     "audit",
     "replay",
 ]

@@ -77,8 +77,9 @@ def audit(
     Args:
         positions: every stored position.
         movements: the whole ledger, in ``seq`` order.
-        reservations: every live reservation as stored (HELD, CONFIRMED, READY), including holds
-            past their expiry that no sweep has expired yet (their units are still counted).
+        reservations: every open reservation as stored (HELD, CONFIRMED, READY, IN_TRANSIT),
+            including holds past their expiry that no sweep has expired yet (their units are
+            still counted); transfers in transit must account for every inbound unit.
         event_seqs: the event log's sequence numbers, in order.
     """
     moves = list(movements)
@@ -86,12 +87,18 @@ def audit(
     replayed = replay(moves)
     held: dict[tuple[str, str], int] = defaultdict(int)
     committed: dict[tuple[str, str], int] = defaultdict(int)
+    inbound: dict[tuple[str, str], int] = defaultdict(int)
     for res in reservations:
+        if res.state is ReservationState.IN_TRANSIT:
+            assert res.destination is not None
+            for line in res.lines:
+                inbound[(res.destination, line.sku)] += line.open
+            continue
         bucket = held if res.state is ReservationState.HELD else committed
         for line in res.lines:
             bucket[(res.location, line.sku)] += line.open
     stored = {(p.location, p.sku): p for p in positions}
-    for key in sorted(set(stored) | set(replayed) | set(held) | set(committed)):
+    for key in sorted(set(stored) | set(replayed) | set(held) | set(committed) | set(inbound)):
         location, sku = key
         actual = stored.get(key) or Position(location, sku)
         expected = replayed.get(key) or Position(location, sku)
@@ -111,6 +118,7 @@ def audit(
         for name, want, have in (
             ("reserved", held[key], actual.reserved),
             ("committed", committed[key], actual.committed),
+            ("inbound", inbound[key], actual.inbound),
         ):
             if want != have:
                 found.append(

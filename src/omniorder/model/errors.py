@@ -31,6 +31,7 @@ __all__ = [
     "UnknownLocation",
     "UnknownOrder",
     "UnknownReservation",
+    "WrongLocation",
 ]
 
 
@@ -101,6 +102,26 @@ class MissingCapability(InvalidInput):
         self.location = location
         self.capability = capability
         self.command = command
+
+
+class WrongLocation(InvalidInput):
+    """A reservation was asked for somewhere it is not (collecting at another store).
+
+    Attributes:
+        reservation_id: the reservation.
+        location: where it actually is.
+        at: where it was asked for.
+    """
+
+    def __init__(self, reservation_id: str, location: str, at: str) -> None:
+        super().__init__(
+            f"reservation {reservation_id!r} waits at {location!r}, not at {at!r}",
+            field="at",
+            value=at,
+        )
+        self.reservation_id = reservation_id
+        self.location = location
+        self.at = at
 
 
 class ClockWentBackwards(InvalidInput):

@@ -23,7 +23,9 @@ __all__ = [
     "LocationUnits",
     "OrderHeld",
     "OrderPlaced",
+    "ReservationArrived",
     "ReservationConfirmed",
+    "ReservationDispatched",
     "ReservationEvent",
     "ReservationExpired",
     "ReservationExtended",
@@ -244,6 +246,34 @@ class ReservationPlaced(ReservationEvent):
 
 
 @attrs.frozen(kw_only=True)
+class ReservationDispatched(ReservationEvent):
+    """A transfer left its origin for a store: the units are in the store's inbound.
+
+    Attributes:
+        destination: the store it travels to.
+        lines: what travels.
+    """
+
+    destination: str
+    lines: tuple[Line, ...]
+
+
+@attrs.frozen(kw_only=True)
+class ReservationArrived(ReservationEvent):
+    """A transfer reached its store: the units wait at the counter under a new reservation.
+
+    Attributes:
+        destination: the store it reached.
+        lines: what arrived.
+        ready_reservation_id: the READY reservation the customer collects.
+    """
+
+    destination: str
+    lines: tuple[Line, ...]
+    ready_reservation_id: str
+
+
+@attrs.frozen(kw_only=True)
 class OrderHeld(Event):
     """An order's stock is held for checkout, where the solver sourced it.
 
@@ -345,6 +375,8 @@ EVENT_TYPES: Final[tuple[type[Event], ...]] = (
     ReservationReleased,
     ReservationExpired,
     ReservationPlaced,
+    ReservationDispatched,
+    ReservationArrived,
     OrderHeld,
     OrderPlaced,
     LineBackordered,

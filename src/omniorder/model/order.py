@@ -12,12 +12,13 @@ import attrs
 
 from omniorder.model import checks
 from omniorder.model.errors import InvalidInput
-from omniorder.model.reservation import Reservation
+from omniorder.model.reservation import Reservation, ReservationState
 from omniorder.model.values import Channel, Geo, Mode
 
 __all__ = [
     "Fulfilment",
     "LineQuantity",
+    "LineReservation",
     "LineView",
     "Order",
     "OrderLine",
@@ -303,6 +304,25 @@ def _counts(value: Mapping[str, int]) -> Mapping[str, int]:
 
 
 @attrs.frozen
+class LineReservation:
+    """One reservation serving an order line.
+
+    Attributes:
+        reservation_id: the reservation.
+        location: where it holds the units.
+        state: its state now (a hold past its expiry shows as EXPIRED).
+        mode: PICKUP, SHIP or TRANSFER.
+        units: how many units of the line it was made for.
+    """
+
+    reservation_id: str
+    location: str
+    state: ReservationState
+    mode: Mode
+    units: int
+
+
+@attrs.frozen
 class LineView:
     """One order line, across every location and reservation that serves it.
 
@@ -315,6 +335,9 @@ class LineView:
         released: units given back (released, expired, rejected, not collected).
         backordered: units nobody could give.
         resourced: units moved to another location after a rejection.
+        reservations: every reservation that served the line, in the order they were made.
+        fulfilled_in: the channel the customer got the units in: ``Channel.STORE`` when
+            collected at a counter, the order's channel when shipped; None before.
     """
 
     line_id: str
@@ -325,6 +348,8 @@ class LineView:
     released: int = 0
     backordered: int = 0
     resourced: int = 0
+    reservations: tuple[LineReservation, ...] = ()
+    fulfilled_in: Channel | None = None
 
 
 @attrs.frozen
@@ -362,6 +387,10 @@ class OrderView:
 def order_view(record: OrderRecord, reservations: Mapping[str, Reservation]) -> OrderView:
     """The view of ``record``, given its reservations as readers see them now.
 
+    A ship-to-store line is sourced at its origin until the transfer arrives, then at the
+    store, where the customer collects it; the transfer's own delivery to the store is not the
+    customer's fulfilment.
+
     Args:
         record: the stored order.
         reservations: every reservation of the order by id (with the expiry view applied).
@@ -370,6 +399,8 @@ def order_view(record: OrderRecord, reservations: Mapping[str, Reservation]) -> 
     for line in record.order.lines:
         sourced: dict[str, int] = {}
         fulfilled = released = 0
+        served: list[LineReservation] = []
+        fulfilled_in: Channel | None = None
         for s in record.sourcing:
             if s.line_id != line.id:
                 continue
@@ -377,11 +408,30 @@ def order_view(record: OrderRecord, reservations: Mapping[str, Reservation]) -> 
             held = next((x for x in reservation.lines if x.sku == line.sku), None)
             if held is None:  # sourcing kept for another version of the line
                 continue
+            served.append(
+                LineReservation(
+                    reservation.id,
+                    reservation.location,
+                    reservation.state,
+                    reservation.mode,
+                    s.quantity,
+                )
+            )
+            released += held.released
+            if reservation.mode is Mode.TRANSFER:
+                if reservation.state is not ReservationState.FULFILLED:  # not arrived yet
+                    kept = held.quantity - held.released
+                    if kept:
+                        sourced[s.location] = sourced.get(s.location, 0) + kept
+                continue
             kept = held.quantity - held.released
             if kept:
                 sourced[s.location] = sourced.get(s.location, 0) + kept
-            fulfilled += held.fulfilled
-            released += held.released
+            if held.fulfilled:
+                fulfilled += held.fulfilled
+                fulfilled_in = (
+                    Channel.STORE if reservation.mode is Mode.PICKUP else record.order.channel
+                )
         lines.append(
             LineView(
                 line.id,
@@ -392,6 +442,8 @@ def order_view(record: OrderRecord, reservations: Mapping[str, Reservation]) -> 
                 released,
                 record.backordered_units(line.id),
                 record.resourced_units(line.id),
+                tuple(served),
+                fulfilled_in,
             )
         )
     ids = tuple(dict.fromkeys(s.reservation_id for s in record.sourcing))

@@ -110,6 +110,12 @@ class MovementKind(StrEnum):
     """Shipped or collected: committed and on_hand fall."""
     SAFETY_STOCK_SET = "safety_stock_set"
     """The safety stock changed by a signed quantity."""
+    DISPATCHED = "dispatched"
+    """A transfer left the origin: committed and on_hand fall."""
+    INBOUND = "inbound"
+    """A transfer is on its way to this location: inbound rises."""
+    ARRIVED = "arrived"
+    """A transfer reached this location: inbound falls, on_hand rises."""
 
 
 # Coefficients per counter, in COUNTERS order: the single source of every stock effect.
@@ -124,6 +130,9 @@ EFFECTS: Final[dict[MovementKind, tuple[int, int, int, int, int, int]]] = {
     MovementKind.COMMIT_RELEASED: (0, 0, -1, 0, 0, 0),
     MovementKind.FULFILLED: (-1, 0, -1, 0, 0, 0),
     MovementKind.SAFETY_STOCK_SET: (0, 0, 0, 1, 0, 0),
+    MovementKind.DISPATCHED: (-1, 0, -1, 0, 0, 0),
+    MovementKind.INBOUND: (0, 0, 0, 0, 1, 0),
+    MovementKind.ARRIVED: (1, 0, 0, 0, -1, 0),
 }
 
 

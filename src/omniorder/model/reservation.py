@@ -26,7 +26,9 @@ from omniorder.model.values import Channel, Mode
 __all__ = [
     "LIVE_STATES",
     "MODE_COMMANDS",
+    "OPEN_STATES",
     "RESERVATION_TABLE",
+    "SHIP_COMMANDS",
     "Change",
     "Reservation",
     "ReservationCommand",
@@ -44,6 +46,8 @@ class ReservationState(StrEnum):
     """The order is placed: the stock is sold to this customer; counts in ``committed``."""
     READY = "READY"
     """Picked and waiting at the pickup counter until the pickup deadline; ``committed``."""
+    IN_TRANSIT = "IN_TRANSIT"
+    """A transfer on its way to the store: off the origin's shelf, in the store's ``inbound``."""
     FULFILLED = "FULFILLED"
     """Collected or shipped (terminal)."""
     RELEASED = "RELEASED"
@@ -65,6 +69,8 @@ class ReservationCommand(StrEnum):
     RELEASE = "release"
     EXPIRE = "expire"
     REJECT = "reject"
+    DISPATCH = "dispatch"
+    ARRIVE = "arrive"
 
 
 _S = ReservationState
@@ -74,7 +80,7 @@ RESERVATION_TABLE: Final = Table(
     name="reservation",
     states=ReservationState,
     commands=ReservationCommand,
-    initial={_C.RESERVE: _S.HELD, _C.PLACE: _S.CONFIRMED},
+    initial={_C.RESERVE: _S.HELD, _C.PLACE: _S.CONFIRMED, _C.ARRIVE: _S.READY},
     transitions={
         (_S.HELD, _C.EXTEND): _S.HELD,
         (_S.HELD, _C.CONFIRM): _S.CONFIRMED,
@@ -84,6 +90,8 @@ RESERVATION_TABLE: Final = Table(
         (_S.CONFIRMED, _C.SHIP): _S.FULFILLED,
         (_S.CONFIRMED, _C.RELEASE): _S.RELEASED,
         (_S.CONFIRMED, _C.REJECT): _S.CONFIRMED,
+        (_S.CONFIRMED, _C.DISPATCH): _S.IN_TRANSIT,
+        (_S.IN_TRANSIT, _C.ARRIVE): _S.FULFILLED,
         (_S.READY, _C.COLLECT): _S.FULFILLED,
         (_S.READY, _C.EXPIRE): _S.EXPIRED,
         (_S.READY, _C.RELEASE): _S.RELEASED,
@@ -95,12 +103,24 @@ RESERVATION_TABLE: Final = Table(
 MODE_COMMANDS: Final[Mapping[ReservationCommand, frozenset[Mode]]] = {
     _C.MARK_READY: frozenset({Mode.PICKUP}),
     _C.COLLECT: frozenset({Mode.PICKUP}),
-    _C.SHIP: frozenset({Mode.SHIP, Mode.TRANSFER}),
+    _C.SHIP: frozenset({Mode.SHIP}),
+    _C.DISPATCH: frozenset({Mode.TRANSFER}),
+    _C.ARRIVE: frozenset({Mode.TRANSFER}),
 }
 """Commands that only some modes admit; a command not listed is open to every mode."""
 
 LIVE_STATES: Final = frozenset({_S.HELD, _S.CONFIRMED, _S.READY})
 """States whose units count in a position (``reserved`` for HELD, ``committed`` otherwise)."""
+
+OPEN_STATES: Final = LIVE_STATES | {_S.IN_TRANSIT}
+"""Every state that is not final (IN_TRANSIT units count in the destination's ``inbound``)."""
+
+SHIP_COMMANDS: Final[Mapping[Mode, ReservationCommand]] = {
+    Mode.SHIP: _C.SHIP,
+    Mode.PICKUP: _C.SHIP,  # refused by MODE_COMMANDS: a pickup is collected, not shipped
+    Mode.TRANSFER: _C.DISPATCH,
+}
+"""What ``engine.ship`` does, by mode: a parcel is shipped, a transfer is dispatched."""
 
 
 class _Keep:
@@ -152,6 +172,7 @@ class Reservation:
         order_id: the order it belongs to, if any.
         version: 1 when made, +1 at every transition.
         updated_at: when it last changed state.
+        destination: for a TRANSFER, the store the units travel to; else None.
     """
 
     id: str
@@ -165,6 +186,7 @@ class Reservation:
     order_id: str | None = None
     version: int = 1
     updated_at: datetime | None = None
+    destination: str | None = None
 
     @classmethod
     def hold(
@@ -178,6 +200,7 @@ class Reservation:
         now: datetime,
         expires_at: datetime,
         order_id: str | None = None,
+        destination: str | None = None,
     ) -> tuple[Reservation, list[Change]]:
         """A new HELD reservation and the HELD movements that reserve its units."""
         state = RESERVATION_TABLE.initial[_C.RESERVE]
@@ -193,6 +216,7 @@ class Reservation:
             expires_at=expires_at,
             order_id=order_id,
             updated_at=now,
+            destination=destination,
         )
         return made, [(MovementKind.HELD, line.sku, line.quantity) for line in lines]
 
@@ -207,6 +231,7 @@ class Reservation:
         mode: Mode,
         now: datetime,
         order_id: str,
+        destination: str | None = None,
     ) -> tuple[Reservation, list[Change]]:
         """A new CONFIRMED reservation of an order and the COMMITTED movements it needs."""
         state = RESERVATION_TABLE.initial[_C.PLACE]
@@ -222,6 +247,7 @@ class Reservation:
             expires_at=None,
             order_id=order_id,
             updated_at=now,
+            destination=destination,
         )
         return made, [(MovementKind.COMMITTED, line.sku, line.quantity) for line in lines]
 
@@ -315,8 +341,59 @@ class Reservation:
         state = self._fire(_C.MARK_READY, now)
         return self._moved(state, now, expires_at=deadline)
 
+    @classmethod
+    def await_pickup(
+        cls,
+        *,
+        id: str,  # noqa: A002 - the field's name
+        transfer: Reservation,
+        now: datetime,
+        deadline: datetime,
+    ) -> tuple[Reservation, list[Change]]:
+        """A READY pickup at the transfer's destination for the units that just arrived."""
+        assert transfer.destination is not None
+        state = RESERVATION_TABLE.initial[_C.ARRIVE]
+        lines = tuple(ReservationLine(line.sku, line.open) for line in transfer.lines if line.open)
+        made = cls(
+            id=id,
+            location=transfer.destination,
+            lines=lines,
+            channel=transfer.channel,
+            mode=Mode.PICKUP,
+            state=state,
+            created_at=now,
+            expires_at=deadline,
+            order_id=transfer.order_id,
+            updated_at=now,
+        )
+        return made, [(MovementKind.COMMITTED, line.sku, line.quantity) for line in lines]
+
+    def dispatch(self, now: datetime) -> tuple[Reservation, list[Change], list[Change]]:
+        """CONFIRMED -> IN_TRANSIT (TRANSFER mode): the units leave for the destination.
+
+        Returns:
+            The reservation, the movements at its origin, the movements at the destination.
+        """
+        state = self._fire(_C.DISPATCH, now)
+        here = [(MovementKind.DISPATCHED, line.sku, line.open) for line in self.lines if line.open]
+        there = [(MovementKind.INBOUND, line.sku, line.open) for line in self.lines if line.open]
+        return self._moved(state, now), here, there
+
+    def arrive(self, now: datetime) -> tuple[Reservation, list[Change]]:
+        """IN_TRANSIT -> FULFILLED (TRANSFER mode): the units reached the destination's shelf.
+
+        Returns:
+            The reservation and the movements at the destination.
+        """
+        state = self._fire(_C.ARRIVE, now)
+        there = [(MovementKind.ARRIVED, line.sku, line.open) for line in self.lines if line.open]
+        lines = tuple(
+            attrs.evolve(line, fulfilled=line.fulfilled + line.open) for line in self.lines
+        )
+        return self._moved(state, now, lines=lines), there
+
     def ship(self, now: datetime) -> tuple[Reservation, list[Change]]:
-        """CONFIRMED -> FULFILLED (SHIP or TRANSFER mode): the units leave the location."""
+        """CONFIRMED -> FULFILLED (SHIP mode): the parcel leaves the location."""
         state = self._fire(_C.SHIP, now)
         moves = [(MovementKind.FULFILLED, line.sku, line.open) for line in self.lines]
         lines = tuple(

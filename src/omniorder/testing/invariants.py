@@ -38,7 +38,13 @@ def promise_2_conservation(engine: Engine) -> None:
             counters[i] += sign * m.quantity
     held: dict[tuple[str, str], int] = defaultdict(int)
     committed: dict[tuple[str, str], int] = defaultdict(int)
+    inbound: dict[tuple[str, str], int] = defaultdict(int)
     for r in snap.reservations:
+        if r.state is ReservationState.IN_TRANSIT:
+            assert r.destination is not None
+            for line in r.lines:
+                inbound[(r.destination, line.sku)] += line.quantity - line.fulfilled - line.released
+            continue
         if r.state is ReservationState.HELD:
             bucket = held
         elif r.state in (ReservationState.CONFIRMED, ReservationState.READY):
@@ -52,6 +58,7 @@ def promise_2_conservation(engine: Engine) -> None:
         assert list(p.counters()) == replayed[key], f"ledger disagrees with {p}"
         assert p.reserved == held[key], f"{p} but live holds sum to {held[key]}"
         assert p.committed == committed[key], f"{p} but commitments sum to {committed[key]}"
+        assert p.inbound == inbound[key], f"{p} but transfers carry {inbound[key]}"
     assert [m.seq for m in snap.ledger] == list(range(1, len(snap.ledger) + 1))
     assert [e.seq for e in snap.events] == list(range(1, len(snap.events) + 1))
     assert engine.verify() == []

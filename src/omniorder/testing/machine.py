@@ -42,9 +42,19 @@ from omniorder import (
     ReservationState,
     UnknownLocation,
     UnknownReservation,
+    WrongLocation,
 )
 from omniorder.model import ReservationCommand
-from omniorder.model.order import Fulfilment, Order, OrderLine, OrderView, Pickup, Ship
+from omniorder.model.order import (
+    Fulfilment,
+    Order,
+    OrderLine,
+    OrderView,
+    Pickup,
+    Ship,
+    ShipToStore,
+)
+from omniorder.model.reservation import SHIP_COMMANDS
 from omniorder.stores.base import Store
 from omniorder.testing import invariants, take_snapshot
 from omniorder.testing.network import START, STORE_1, STORE_2, WAREHOUSE, sample_network
@@ -52,7 +62,12 @@ from omniorder.testing.reference import Model, ModelReservation
 
 SKUS = ["sku-a", "sku-b", "sku-c"]
 CUSTOMER = Geo(53.80, -1.55)
-FULFILMENTS: list[Fulfilment] = [Ship(CUSTOMER), Pickup(STORE_1), Pickup(STORE_2)]
+FULFILMENTS: list[Fulfilment] = [
+    Ship(CUSTOMER),
+    Pickup(STORE_1),
+    Pickup(STORE_2),
+    ShipToStore(STORE_1),
+]
 LOCATIONS = [STORE_1, STORE_2, WAREHOUSE]
 TILLS = [STORE_1, STORE_2]
 C = ReservationCommand
@@ -78,7 +93,13 @@ steps = st.sampled_from(
 )
 
 # (mode, locations that can serve it)
-MODES = [(Mode.PICKUP, TILLS), (Mode.SHIP, [STORE_2, WAREHOUSE]), (Mode.TRANSFER, LOCATIONS)]
+MODES = [
+    (Mode.PICKUP, TILLS),
+    (Mode.SHIP, [STORE_2, WAREHOUSE]),
+    (Mode.TRANSFER, [STORE_2, WAREHOUSE]),
+]
+DESTINATION = STORE_1
+"""Where the sample network's lanes lead (from the warehouse and from Leeds)."""
 
 BAD_QUANTITIES = [0, -1, True, 1.0, "1", None, 2**63]
 BAD_IDS = ["", "   ", " x", "a\nb", "x" * 201, 7, None]
@@ -244,21 +265,29 @@ class EngineMachine(RuleBasedStateMachine):
     ) -> Any:
         mode, places = mode_at
         location = data.draw(st.sampled_from(places), label="location")
+        to = DESTINATION if mode is Mode.TRANSFER else None
         short = self.model.shortfalls(location, lines, channel)
         made = self._call(
             keyed,
             lambda k: self.engine.reserve(
-                location, lines, channel=channel, ttl=ttl, mode=mode, key=k
+                location, lines, channel=channel, ttl=ttl, mode=mode, destination=to, key=k
             ),
             lambda k: self.engine.reserve(
-                location, lines, channel=channel, ttl=ttl, mode=mode, order_id="other", key=k
+                location,
+                lines,
+                channel=channel,
+                ttl=ttl,
+                mode=mode,
+                destination=to,
+                order_id="other",
+                key=k,
             ),
             InsufficientStock if short else None,
         )
         if made is None:
             return multiple()
         lifetime = self.engine.policy.ttl_for(channel) if ttl is None else ttl
-        self.model.hold(made.id, location, lines, channel, mode, lifetime)
+        self.model.hold(made.id, location, lines, channel, mode, lifetime, to)
         assert made.expires_at == self.model.now + lifetime
         return made.id
 
@@ -330,15 +359,24 @@ class EngineMachine(RuleBasedStateMachine):
         if partial:
             taken = {
                 sku: data.draw(st.integers(min_value=1, max_value=q), label=sku)
-                for sku, q in r.lines.items()
-                if data.draw(st.booleans(), label=f"take {sku}")
+                for sku, q in r.open.items()
+                if q and data.draw(st.booleans(), label=f"take {sku}")
             }
             if not taken:
                 taken = None
+        at = data.draw(st.sampled_from([None, *TILLS]), label="at the counter of")
+        if at is not None and at != r.location and self.model.allowed(r, C.COLLECT):
+            self._call(
+                False,
+                lambda k: self.engine.collect(rid, taken, at=at, key=k),
+                lambda k: self.engine.release(rid, key=k),
+                WrongLocation,
+            )
+            return
         done = self._lifecycle(
             rid,
             C.COLLECT,
-            lambda k: self.engine.collect(rid, taken, key=k),
+            lambda k: self.engine.collect(rid, taken, at=at, key=k),
             lambda k: self.engine.release(rid, key=k),
             keyed,
         )
@@ -348,15 +386,52 @@ class EngineMachine(RuleBasedStateMachine):
     @rule(rid=reservations, keyed=st.booleans())
     def ship(self, rid: str, keyed: bool) -> None:
         r = self.model.reservations[rid]
+        command = SHIP_COMMANDS[r.mode]
         done = self._lifecycle(
             rid,
-            C.SHIP,
+            command,
             lambda k: self.engine.ship(rid, key=k),
             lambda k: self.engine.confirm(rid, key=k),
             keyed,
         )
-        if done is not None:
+        if done is None:
+            return
+        if command is C.DISPATCH:
+            self.model.dispatch(r)
+            assert done.state is S.IN_TRANSIT
+        else:
             self.model.finish(r, S.FULFILLED, dict(r.open))
+
+    @rule(target=reservations, rid=reservations, keyed=st.booleans())
+    def arrive(self, rid: str, keyed: bool) -> Any:
+        r = self.model.reservations[rid]
+        ready = self._lifecycle(
+            rid,
+            C.ARRIVE,
+            lambda k: self.engine.arrive(rid, key=k),
+            lambda k: self.engine.arrive(rid, pickup_window=timedelta(hours=1), key=k),
+            keyed,
+        )
+        if ready is None:
+            return multiple()
+        assert ready.state is S.READY
+        assert ready.location == r.destination
+        self.model.arrive(r, ready.id, self.model.now + self.engine.policy.pickup_window)
+        return ready.id
+
+    @rule(data=st.data())
+    def pickup_options(self, data: st.DataObject) -> None:
+        lines = data.draw(sku_lines, label="lines")
+        channel = data.draw(st.sampled_from(Channel), label="channel")
+        found = self.engine.pickup_options(lines, near=CUSTOMER, channel=channel)
+        able = [
+            store
+            for store in (STORE_2, STORE_1)  # Leeds is nearer the customer
+            if all(
+                self.model.available((store, sku), channel) >= units for sku, units in lines.items()
+            )
+        ]
+        assert found == able
 
     @rule(rid=reservations, keyed=st.booleans())
     def release(self, rid: str, keyed: bool) -> None:
@@ -391,7 +466,10 @@ class EngineMachine(RuleBasedStateMachine):
         """Lines have distinct skus, so each is feasible on its own or not at all."""
         for line in order.lines:
             fulfilment = line.fulfilment
-            places = [STORE_2, WAREHOUSE] if isinstance(fulfilment, Ship) else [fulfilment.at]
+            if isinstance(fulfilment, Ship | ShipToStore):  # shipping origins, or lanes
+                places = [STORE_2, WAREHOUSE]
+            else:
+                places = [fulfilment.at]
             if (
                 sum(self.model.available((loc, line.sku), order.channel) for loc in places)
                 < line.quantity
@@ -418,6 +496,7 @@ class EngineMachine(RuleBasedStateMachine):
                 r.expires_at,
                 dict(r.quantities),
                 dict(r.quantities),
+                r.destination,
             )
 
     @rule(data=st.data(), keyed=st.booleans())
@@ -492,6 +571,7 @@ class EngineMachine(RuleBasedStateMachine):
                     None,
                     dict(r.quantities),
                     dict(r.quantities),
+                    r.destination,
                 )
 
     @rule(keyed=st.booleans())
@@ -599,11 +679,12 @@ class EngineMachine(RuleBasedStateMachine):
             for sku in SKUS:
                 key = (location, sku)
                 p = self.engine.position(location, sku)
-                assert (p.on_hand, p.reserved, p.committed, p.safety_stock) == (
+                assert (p.on_hand, p.reserved, p.committed, p.safety_stock, p.inbound) == (
                     self.model.on_hand.get(key, 0),
                     self.model.reserved(key),
                     self.model.committed(key),
                     self.model.safety.get(key, 0),
+                    self.model.inbound.get(key, 0),
                 ), f"{p} but the model says {self.model}"
         for rid, r in self.model.reservations.items():
             seen = self.engine.reservation(rid)

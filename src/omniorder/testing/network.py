@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Final
 
-from omniorder.model.network import Location, Network
+from omniorder.model.network import Lane, Location, Network
 from omniorder.model.values import Capability, Geo, LocationKind
 
 __all__ = ["START", "STORE_1", "STORE_2", "WAREHOUSE", "sample_network"]
@@ -21,7 +22,8 @@ START: Final = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 
 def sample_network() -> Network:
-    """Two stores and a warehouse in England."""
+    """Two stores and a warehouse in England, with lanes from the warehouse to both stores and
+    from Leeds to Camden (for ship-to-store)."""
     return Network(
         [
             Location(
@@ -45,5 +47,10 @@ def sample_network() -> Network:
                 {Capability.SHIP},
                 name="Midlands DC",
             ),
-        ]
+        ],
+        [
+            Lane(WAREHOUSE, STORE_1, timedelta(days=1), Decimal("6.00")),
+            Lane(WAREHOUSE, STORE_2, timedelta(days=1), Decimal("5.00")),
+            Lane(STORE_2, STORE_1, timedelta(days=2), Decimal("9.00")),
+        ],
     )

@@ -32,6 +32,7 @@ class ModelReservation:
     expires_at: datetime | None
     lines: dict[str, int]
     open: dict[str, int]
+    destination: str | None = None
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Model:
     now: datetime
     on_hand: dict[Key, int] = field(default_factory=dict)
     safety: dict[Key, int] = field(default_factory=dict)
+    inbound: dict[Key, int] = field(default_factory=dict)
     reservations: dict[str, ModelReservation] = field(default_factory=dict)
 
     # -- views ---------------------------------------------------------------------------------
@@ -96,7 +98,9 @@ class Model:
             return False
         if command in (C.MARK_READY, C.COLLECT) and r.mode is not Mode.PICKUP:
             return False
-        if command is C.SHIP and r.mode is Mode.PICKUP:
+        if command is C.SHIP and r.mode is not Mode.SHIP:
+            return False
+        if command in (C.DISPATCH, C.ARRIVE) and r.mode is not Mode.TRANSFER:
             return False
         return not (command is C.COLLECT and r.expires_at is not None and self.now >= r.expires_at)
 
@@ -110,9 +114,48 @@ class Model:
         channel: Channel,
         mode: Mode,
         ttl: timedelta,
+        destination: str | None = None,
     ) -> None:
         self.reservations[rid] = ModelReservation(
-            rid, location, channel, mode, S.HELD, self.now + ttl, dict(lines), dict(lines)
+            rid,
+            location,
+            channel,
+            mode,
+            S.HELD,
+            self.now + ttl,
+            dict(lines),
+            dict(lines),
+            destination,
+        )
+
+    def dispatch(self, r: ModelReservation) -> None:
+        """A transfer leaves: off the origin's shelf, into the destination's inbound."""
+        assert r.destination is not None
+        for sku, units in r.open.items():
+            self.on_hand[(r.location, sku)] -= units
+            key = (r.destination, sku)
+            self.inbound[key] = self.inbound.get(key, 0) + units
+        r.state = S.IN_TRANSIT
+
+    def arrive(self, r: ModelReservation, ready_id: str, deadline: datetime) -> None:
+        """A transfer arrives: on hand at the store, waiting under a new READY reservation."""
+        assert r.destination is not None
+        waiting = {sku: units for sku, units in r.open.items() if units}
+        for sku, units in waiting.items():
+            key = (r.destination, sku)
+            self.inbound[key] -= units
+            self.on_hand[key] = self.on_hand.get(key, 0) + units
+        r.open = dict.fromkeys(r.open, 0)
+        r.state = S.FULFILLED
+        self.reservations[ready_id] = ModelReservation(
+            ready_id,
+            r.destination,
+            r.channel,
+            Mode.PICKUP,
+            S.READY,
+            deadline,
+            dict(waiting),
+            dict(waiting),
         )
 
     def finish(

@@ -118,7 +118,19 @@ class ReservationContract(ContractBase):
         with pytest.raises(MissingCapability):
             engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB, mode=Mode.SHIP)
         engine.reserve(WAREHOUSE, {"lamp": 1}, channel=Channel.WEB, mode=Mode.SHIP)
-        engine.reserve(WAREHOUSE, {"lamp": 1}, channel=Channel.WEB, mode=Mode.TRANSFER)
+        engine.reserve(
+            WAREHOUSE, {"lamp": 1}, channel=Channel.WEB, mode=Mode.TRANSFER, destination=STORE_1
+        )
+        with pytest.raises(InvalidInput, match="needs a destination"):
+            engine.reserve(WAREHOUSE, {"lamp": 1}, channel=Channel.WEB, mode=Mode.TRANSFER)
+        with pytest.raises(InvalidInput, match="no lane"):
+            engine.reserve(
+                STORE_1, {"lamp": 1}, channel=Channel.WEB, mode=Mode.TRANSFER, destination=STORE_2
+            )
+        with pytest.raises(InvalidInput, match="only a TRANSFER"):
+            engine.reserve(
+                WAREHOUSE, {"lamp": 1}, channel=Channel.WEB, mode=Mode.SHIP, destination=STORE_1
+            )
 
     def test_confirming_turns_held_units_into_committed_ones(self, engine: Engine) -> None:
         stocked(engine, lamp=2)
@@ -277,7 +289,7 @@ class ReservationContract(ContractBase):
         parcel = engine.reserve(STORE_2, {"lamp": 1}, channel=Channel.WEB, mode=Mode.SHIP).id
         engine.confirm(pickup)
         engine.confirm(parcel)
-        with pytest.raises(InvalidTransition, match="SHIP/TRANSFER"):
+        with pytest.raises(InvalidTransition, match="ship is for SHIP reservations"):
             engine.ship(pickup)
         with pytest.raises(InvalidTransition, match="PICKUP"):
             engine.mark_ready(parcel)

@@ -13,19 +13,26 @@ import pytest
 
 from omniorder import Channel, Engine, InvalidTransition, ManualClock, Mode, ReservationState
 from omniorder.model import MODE_COMMANDS, RESERVATION_TABLE, ReservationCommand
+from omniorder.model.reservation import SHIP_COMMANDS
 from omniorder.testing import take_snapshot
 from omniorder.testing.contracts.base import ContractBase
-from omniorder.testing.network import STORE_2
+from omniorder.testing.network import STORE_1, STORE_2
 
 S = ReservationState
 C = ReservationCommand
 
 
 def reservation_in(engine: Engine, clock: ManualClock, state: S, mode: Mode) -> str:
-    """A reservation of 2 units at STORE_2 (which can ship and hand over) in ``state``."""
+    """A reservation of 2 units at STORE_2 (which ships, hands over and has a lane to
+    STORE_1) in ``state``."""
     engine.receive(STORE_2, "lamp", 2)
     made = engine.reserve(
-        STORE_2, {"lamp": 2}, channel=Channel.WEB, mode=mode, ttl=timedelta(minutes=10)
+        STORE_2,
+        {"lamp": 2},
+        channel=Channel.WEB,
+        mode=mode,
+        ttl=timedelta(minutes=10),
+        destination=STORE_1 if mode is Mode.TRANSFER else None,
     )
     rid = made.id
     if state is S.HELD:
@@ -40,8 +47,10 @@ def reservation_in(engine: Engine, clock: ManualClock, state: S, mode: Mode) -> 
     engine.confirm(rid)
     if state is S.CONFIRMED:
         return rid
-    if state is S.FULFILLED and mode is not Mode.PICKUP:
-        engine.ship(rid)
+    if mode is not Mode.PICKUP:
+        engine.ship(rid)  # SHIP: fulfilled; TRANSFER: in transit
+        if state is S.FULFILLED and mode is Mode.TRANSFER:
+            engine.arrive(rid)
         return rid
     engine.mark_ready(rid)
     if state is S.FULFILLED:
@@ -59,19 +68,33 @@ def fire(engine: Engine, clock: ManualClock, rid: str, command: C) -> None:
         C.COLLECT: lambda: engine.collect(rid),
         C.RELEASE: lambda: engine.release(rid),
         C.REJECT: lambda: engine.reject(rid, {"lamp": 1}, reason="short pick"),
+        C.DISPATCH: lambda: engine.ship(rid),
+        C.ARRIVE: lambda: engine.arrive(rid),
     }
     calls[command]()
 
 
 def reachable(state: S, mode: Mode) -> bool:
-    return not (state is S.READY and mode is not Mode.PICKUP)
+    """Whether a reservation of ``mode`` can be in ``state`` at all."""
+    if state is S.READY:
+        return mode is Mode.PICKUP
+    if state is S.IN_TRANSIT:
+        return mode is Mode.TRANSFER
+    return True
+
+
+def issued(command: C, mode: Mode) -> bool:
+    """Whether the public API issues ``command`` for ``mode`` (``ship`` dispatches a TRANSFER)."""
+    if command in (C.SHIP, C.DISPATCH):
+        return SHIP_COMMANDS[mode] is command
+    return command not in (C.RESERVE, C.PLACE, C.EXPIRE)  # creations, and the sweep's own
 
 
 CASES = [
     (state, command, mode)
     for state, command in RESERVATION_TABLE.pairs()
     for mode in Mode
-    if command not in (C.RESERVE, C.PLACE, C.EXPIRE) and reachable(state, mode)
+    if issued(command, mode) and reachable(state, mode)
 ]
 
 
@@ -108,7 +131,7 @@ class TableContract(ContractBase):
     def test_only_due_holds_and_no_shows_are_expired_by_the_sweep(
         self, engine: Engine, clock: ManualClock, state: S
     ) -> None:
-        mode = Mode.PICKUP
+        mode = Mode.TRANSFER if state is S.IN_TRANSIT else Mode.PICKUP
         rid = reservation_in(engine, clock, state, mode)
         clock.advance(timedelta(days=30))
         expired = engine.expire_due()
@@ -126,7 +149,11 @@ class TableContract(ContractBase):
             assert not RESERVATION_TABLE.allows(state, C.PLACE)
         for state in RESERVATION_TABLE.terminal:
             assert RESERVATION_TABLE.commands_from(state) == []
-        assert RESERVATION_TABLE.initial == {C.RESERVE: S.HELD, C.PLACE: S.CONFIRMED}
+        assert RESERVATION_TABLE.initial == {
+            C.RESERVE: S.HELD,
+            C.PLACE: S.CONFIRMED,
+            C.ARRIVE: S.READY,
+        }
 
     def test_the_table_is_exactly_the_one_in_the_design(self) -> None:
         assert dict(RESERVATION_TABLE.transitions) == {
@@ -138,6 +165,8 @@ class TableContract(ContractBase):
             (S.CONFIRMED, C.SHIP): S.FULFILLED,
             (S.CONFIRMED, C.RELEASE): S.RELEASED,
             (S.CONFIRMED, C.REJECT): S.CONFIRMED,
+            (S.CONFIRMED, C.DISPATCH): S.IN_TRANSIT,
+            (S.IN_TRANSIT, C.ARRIVE): S.FULFILLED,
             (S.READY, C.COLLECT): S.FULFILLED,
             (S.READY, C.EXPIRE): S.EXPIRED,
             (S.READY, C.RELEASE): S.RELEASED,
@@ -150,4 +179,5 @@ class TableContract(ContractBase):
         assert "READY --> FULFILLED: collect" in diagram
         assert "EXPIRED --> [*]" in diagram
         assert "[*] --> CONFIRMED: place" in diagram
-        assert diagram.count("-->") == 2 + len(RESERVATION_TABLE.transitions) + 3
+        assert "[*] --> READY: arrive" in diagram
+        assert diagram.count("-->") == 3 + len(RESERVATION_TABLE.transitions) + 3

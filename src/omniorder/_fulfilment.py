@@ -1,0 +1,193 @@
+"""The fulfilment commands of the engine: ship (and dispatch), arrive, pickup options.
+
+A parcel is shipped from its location (CONFIRMED -> FULFILLED). A ship-to-store transfer is
+dispatched from its origin (CONFIRMED -> IN_TRANSIT: off the origin's shelf, into the store's
+``inbound``) and arrives at the store (IN_TRANSIT -> FULFILLED), where its units go on hand under
+a new READY reservation with a pickup deadline, to be collected or to expire as a no-show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+import attrs
+
+from omniorder._work import Work, effective_positions
+from omniorder.model import checks
+from omniorder.model.errors import InvalidInput
+from omniorder.model.events import (
+    ReservationArrived,
+    ReservationDispatched,
+    ReservationFulfilled,
+    ReservationReady,
+)
+from omniorder.model.order import Sourcing
+from omniorder.model.reservation import SHIP_COMMANDS, Reservation, ReservationCommand
+from omniorder.model.values import Capability, Channel, Geo, lines_of
+from omniorder.stores.base import UnitOfWork
+
+if TYPE_CHECKING:
+    from omniorder.engine import Engine
+
+__all__ = ["Fulfilment"]
+
+
+class Fulfilment:
+    """The engine's fulfilment commands (the engine delegates to one of these)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def fulfilled(self, w: Work, before: Reservation, after: Reservation) -> Reservation:
+        """Store ``after`` and emit ReservationFulfilled for what left and what went back."""
+        taken = {
+            line.sku: line.fulfilled - old.fulfilled
+            for line, old in zip(after.lines, before.lines, strict=True)
+        }
+        rest = {
+            line.sku: line.released - old.released
+            for line, old in zip(after.lines, before.lines, strict=True)
+        }
+        w.emit(
+            ReservationFulfilled(
+                at=w.now,
+                reservation_id=after.id,
+                location=after.location,
+                channel=after.channel,
+                order_id=after.order_id,
+                mode=after.mode,
+                fulfilled=lines_of(taken),
+                released=lines_of(rest),
+            )
+        )
+        return w.save(after)
+
+    def ship(self, reservation_id: str, key: str | None) -> Reservation:
+        def change(w: Work, r: Reservation) -> Reservation:
+            if SHIP_COMMANDS[r.mode] is ReservationCommand.DISPATCH:
+                return self._dispatch(w, r)
+            shipped, changes = r.ship(w.now)
+            w.apply(shipped, changes)
+            return self.fulfilled(w, r, shipped)
+
+        return self.engine._lifecycle("ship", reservation_id, key, change)
+
+    @staticmethod
+    def _dispatch(w: Work, r: Reservation) -> Reservation:
+        sent, here, there = r.dispatch(w.now)
+        assert r.destination is not None  # every TRANSFER reservation has one
+        w.apply(sent, here)
+        w.apply_at(r.destination, r.id, there)
+        w.emit(
+            ReservationDispatched(
+                at=w.now,
+                reservation_id=r.id,
+                location=r.location,
+                channel=r.channel,
+                order_id=r.order_id,
+                destination=r.destination,
+                lines=lines_of(r.open_quantities),
+            )
+        )
+        return w.save(sent)
+
+    def arrive(
+        self, reservation_id: str, pickup_window: timedelta | None, key: str | None
+    ) -> Reservation:
+        engine = self.engine
+        if pickup_window is not None:
+            checks.positive_duration(
+                pickup_window, "pickup_window", maximum=engine.policy.max_pickup_window
+            )
+        window = engine.policy.pickup_window if pickup_window is None else pickup_window
+
+        def change(w: Work, r: Reservation) -> Reservation:
+            arrived, there = r.arrive(w.now)
+            assert r.destination is not None
+            w.apply_at(r.destination, r.id, there)
+            w.save(arrived)
+            ready, changes = Reservation.await_pickup(
+                id=engine._ids("res"), transfer=r, now=w.now, deadline=w.now + window
+            )
+            w.apply(ready, changes)
+            w.uow.add_reservation(ready)
+            assert ready.expires_at is not None
+            w.emit(
+                ReservationArrived(
+                    at=w.now,
+                    reservation_id=r.id,
+                    location=r.location,
+                    channel=r.channel,
+                    order_id=r.order_id,
+                    destination=r.destination,
+                    lines=lines_of(ready.quantities),
+                    ready_reservation_id=ready.id,
+                )
+            )
+            w.emit(
+                ReservationReady(
+                    at=w.now,
+                    reservation_id=ready.id,
+                    location=ready.location,
+                    channel=ready.channel,
+                    order_id=ready.order_id,
+                    pickup_deadline=ready.expires_at,
+                    lines=lines_of(ready.quantities),
+                )
+            )
+            self._track(w, r, ready)
+            return ready
+
+        return engine._lifecycle("arrive", reservation_id, key, change, pickup_window=pickup_window)
+
+    @staticmethod
+    def _track(w: Work, transfer: Reservation, ready: Reservation) -> None:
+        """Add the READY reservation to its order's sourcing, under the transfer's lines."""
+        if transfer.order_id is None:
+            return
+        record = w.uow.order(transfer.order_id, for_update=True)
+        if record is None:
+            return
+        added = tuple(
+            Sourcing(s.line_id, ready.id, ready.location, ready.quantities.get(sku, 0))
+            for s in record.sourcing
+            if s.reservation_id == transfer.id
+            for sku in [record.order.line(s.line_id).sku]
+            if ready.quantities.get(sku)
+        )
+        w.uow.update_order(
+            attrs.evolve(
+                record,
+                sourcing=record.sourcing + added,
+                updated_at=w.now,
+                version=record.version + 1,
+            )
+        )
+
+    def pickup_options(
+        self, lines: Mapping[str, int], near: Geo, channel: Channel, limit: int
+    ) -> list[str]:
+        engine = self.engine
+        wanted = checks.lines(lines, max_lines=engine.policy.max_lines)
+        if not isinstance(near, Geo):
+            raise InvalidInput("near must be a Geo", field="near", value=near)
+        seen_by = checks.check_enum(Channel, channel, "channel")
+        checks.positive(limit, "limit")
+        stores = engine.network.nearest(near, capability=Capability.PICKUP)
+
+        def read(uow: UnitOfWork, now: datetime) -> list[str]:
+            keys = [(store.id, sku) for store in stores for sku in wanted]
+            seen = {
+                (p.location, p.sku): p.available(seen_by)
+                for p in effective_positions(uow, now, uow.positions(keys))
+            }
+            able = [
+                store.id
+                for store in stores
+                if all(seen.get((store.id, sku), 0) >= units for sku, units in wanted.items())
+            ]
+            return able[:limit]
+
+        return engine._read(read)
