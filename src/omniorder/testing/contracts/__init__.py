@@ -24,6 +24,7 @@ from omniorder.testing.contracts.base import ContractBase, Tamper
 from omniorder.testing.contracts.concurrency import ConcurrencyContract
 from omniorder.testing.contracts.events import EventContract
 from omniorder.testing.contracts.idempotency import IdempotencyContract
+from omniorder.testing.contracts.journeys import JourneysContract
 from omniorder.testing.contracts.orders import OrdersContract
 from omniorder.testing.contracts.reservations import ReservationContract
 from omniorder.testing.contracts.sell import SellContract
@@ -39,6 +40,7 @@ __all__ = [
     "DurabilityContract",
     "EventContract",
     "IdempotencyContract",
+    "JourneysContract",
     "OrdersContract",
     "ReservationContract",
     "SellContract",
@@ -61,6 +63,7 @@ class StoreContract(
     ConcurrencyContract,
     StatefulContract,
     OrdersContract,
+    JourneysContract,
     AtomicityContract,
     DurabilityContract,
 ):

@@ -19,15 +19,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omniorder import Channel, Engine, InvalidInput, ManualClock, Mode
+from omniorder import Channel, Engine, Geo, InvalidInput, ManualClock, Mode
 from omniorder.testing import take_snapshot
 from omniorder.testing.contracts.base import ContractBase
 from omniorder.testing.network import (
     START,
     STORE_1,
     STORE_2,
+    WAREHOUSE,
     sample_network,
 )
+
+NEAR = Geo(53.8, -1.55)
 
 _printable = st.text(st.characters(categories=["L", "N"]), min_size=1, max_size=10)
 
@@ -183,6 +186,34 @@ SLOTS: dict[str, tuple[st.SearchStrategy[Any], Call]] = {
     "events.after": (
         st.one_of(st.integers(max_value=-1), st.floats(), st.just("1")),
         lambda p, v: p.engine.events(after=v),
+    ),
+    "collect.at": (BAD_KEYS, lambda p, v: p.engine.collect(p.ready, at=v)),
+    "arrive.pickup_window": (BAD_WINDOWS, lambda p, v: p.engine.arrive(p.held, pickup_window=v)),
+    "reserve.destination": (
+        BAD_KEYS,
+        lambda p, v: p.engine.reserve(
+            WAREHOUSE, {"lamp": 1}, channel=Channel.WEB, mode=Mode.TRANSFER, destination=v
+        ),
+    ),
+    "pickup_options.lines": (BAD_LINES, lambda p, v: p.engine.pickup_options(v, near=NEAR)),
+    "pickup_options.near": (
+        st.one_of(st.none(), st.tuples(st.floats(), st.floats()), st.text(max_size=5)),
+        lambda p, v: p.engine.pickup_options({"lamp": 1}, near=v),
+    ),
+    "pickup_options.limit": (
+        BAD_QUANTITIES,
+        lambda p, v: p.engine.pickup_options({"lamp": 1}, near=NEAR, limit=v),
+    ),
+    "place_order.order": (
+        st.one_of(
+            st.none(), st.text(max_size=5), st.integers(), st.dictionaries(st.text(), st.text())
+        ),
+        lambda p, v: p.engine.place_order(v),
+    ),
+    "reject.lines": (BAD_LINES, lambda p, v: p.engine.reject(p.confirmed, v, reason="short")),
+    "reject.reason": (
+        st.one_of(BAD_TEXT, st.just(""), st.just("  ")),
+        lambda p, v: p.engine.reject(p.confirmed, {"lamp": 1}, reason=v),
     ),
 }
 
