@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from omniorder import Engine, InvalidInput
+from omniorder import Engine, InvalidInput, Policy, ReturnPolicy, UnknownLocation
 from omniorder.testing.network import STORE_1, sample_network
 
 
@@ -28,3 +28,9 @@ def test_the_engine_refuses_a_wrong_network_policy_or_clock() -> None:
     with pytest.raises(InvalidInput):
         Engine(sample_network(), clock="now")  # type: ignore[arg-type]
     assert Engine(sample_network()).policy.backorders is False
+
+
+def test_a_returns_hub_outside_the_network_is_refused_when_the_engine_is_made() -> None:
+    policy = Policy(returns=ReturnPolicy(hub="nowhere"))
+    with pytest.raises(UnknownLocation):
+        Engine(sample_network(), policy=policy)

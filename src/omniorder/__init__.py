@@ -22,6 +22,7 @@ from omniorder.errors import (
     UnknownLocation,
     UnknownOrder,
     UnknownReservation,
+    UnknownReturn,
     WrongLocation,
 )
 from omniorder.model import (
@@ -56,6 +57,14 @@ from omniorder.model.order import (
     Ship,
     ShipToStore,
 )
+from omniorder.model.returns import (
+    Condition,
+    Disposition,
+    Inspection,
+    ReturnAuthorization,
+    ReturnPolicy,
+    ReturnState,
+)
 from omniorder.model.sale import Sale
 from omniorder.stores import InMemoryStore, SQLiteStore
 
@@ -67,12 +76,15 @@ __all__ = [
     "ClockWentBackwards",
     "CommitOutcomeUnknown",
     "ConcurrencyConflict",
+    "Condition",
     "Discrepancy",
+    "Disposition",
     "Engine",
     "Event",
     "Geo",
     "IdempotencyConflict",
     "InMemoryStore",
+    "Inspection",
     "InsufficientStock",
     "InvalidInput",
     "InvalidTransition",
@@ -98,7 +110,10 @@ __all__ = [
     "Reservation",
     "ReservationLine",
     "ReservationState",
+    "ReturnAuthorization",
     "ReturnNotAllowed",
+    "ReturnPolicy",
+    "ReturnState",
     "SQLiteStore",
     "Sale",
     "Ship",
@@ -109,5 +124,6 @@ __all__ = [
     "UnknownLocation",
     "UnknownOrder",
     "UnknownReservation",
+    "UnknownReturn",
     "WrongLocation",
 ]

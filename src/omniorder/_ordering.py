@@ -242,7 +242,12 @@ class Ordering:
             reservation = uow.reservation(s.reservation_id)
             assert reservation is not None
             found[s.reservation_id] = reservation.effective(now)
-        return order_view(record, found)
+        returned: dict[str, int] = {}
+        for rma in uow.returns(order_id=record.id):
+            for line in rma.lines:
+                if line.received:
+                    returned[line.line_id] = returned.get(line.line_id, 0) + line.quantity
+        return order_view(record, found, returned)
 
     # -- commands ------------------------------------------------------------------------------
 

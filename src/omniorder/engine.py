@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from omniorder._fulfilment import Fulfilment
 from omniorder._idempotency import Claim
 from omniorder._ordering import Ordering
+from omniorder._returns import Returns
 from omniorder._work import Work, effective_positions
 from omniorder.allocation.local import default_solver
 from omniorder.allocation.plan import AllocationPlan
@@ -55,6 +56,7 @@ from omniorder.model.order import Order, OrderView
 from omniorder.model.policy import Policy
 from omniorder.model.position import MovementKind, Position
 from omniorder.model.reservation import OPEN_STATES, Reservation, ReservationState
+from omniorder.model.returns import Conditions, Disposition, ReturnAuthorization
 from omniorder.model.sale import Sale
 from omniorder.model.values import Capability, Channel, Geo, Mode, lines_of
 from omniorder.stores.base import Store, UnitOfWork
@@ -85,7 +87,8 @@ class Engine:
         store: where state is kept (default: a new :class:`~omniorder.InMemoryStore`).
         solver: sources orders (default: :func:`~omniorder.allocation.default_solver`).
         clock: where time comes from (default: :class:`~omniorder.SystemClock`).
-        policy: the declared rules (default: :class:`~omniorder.Policy`).
+        policy: the declared rules (default: :class:`~omniorder.Policy`); a returns hub it
+            names must be in the network (else :class:`~omniorder.UnknownLocation`).
         ids: makes new ids from a prefix (``"res"``, ``"sale"``); default: prefix + uuid4.
         retries: how many times a command that lost a race with another writer is run again
             before :class:`~omniorder.ConcurrencyConflict` reaches the caller.
@@ -121,11 +124,14 @@ class Engine:
         self.solver: Solver = default_solver() if solver is None else solver
         self.clock: Clock = SystemClock() if clock is None else clock
         self.policy = Policy() if policy is None else policy
+        if self.policy.returns.hub is not None:
+            self.network.location(self.policy.returns.hub)  # UnknownLocation if it is not there
         self._ids = ids or _new_id
         self._retries = checks.non_negative(retries, "retries")
         self._jitter = random.Random()
         self._ordering = Ordering(self)
         self._fulfilment = Fulfilment(self)
+        self._returns = Returns(self)
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -453,6 +459,7 @@ class Engine:
                 uow.movements(),
                 uow.reservations(states=OPEN_STATES),
                 [e.seq for e in uow.events()],
+                uow.returns(),
             )
 
         return self._read(read)
@@ -919,6 +926,159 @@ class Engine:
             InvalidInput: bad lines, more than the reservation holds, or no reason.
         """
         return self._ordering.reject(reservation_id, lines, reason, key)
+
+    # -- returns -------------------------------------------------------------------------------
+
+    def request_return(
+        self,
+        order_id: str,
+        lines: Mapping[str, int],
+        *,
+        at: str,
+        channel: Channel,
+        reason: str = "",
+        exchange_for: str | None = None,
+        key: str | None = None,
+    ) -> ReturnAuthorization:
+        """A customer asks to return units of an order, at any location with RETURNS.
+
+        Whatever channel the order was placed or fulfilled in (bought online, returned in a
+        store, and the reverse). Each order line may return the units that reached the customer
+        within ``Policy.returns.window``, less those other return authorisations (all but
+        rejected ones) already cover. An eligible request is AUTHORIZED at once, or waits in
+        REQUESTED when the policy asks for manual review (ReturnRequested either way).
+
+        Args:
+            order_id: the order.
+            lines: ``{order line id: units}`` to return.
+            at: where the units will be brought back.
+            channel: the channel the return is made in (``Channel.STORE`` at a counter).
+            reason: the customer's reason.
+            exchange_for: the id of a replacement order already placed (an exchange).
+
+        Raises:
+            UnknownOrder: no such order (or no such replacement order).
+            UnknownLocation: no such location.
+            MissingCapability: ``at`` does not take returns.
+            ReturnNotAllowed: more units than may be returned, or outside the window; nothing
+                is written.
+            InvalidInput: bad lines, a line the order lacks, a bad channel or reason.
+        """
+        return self._returns.request(
+            order_id,
+            lines,
+            at=at,
+            channel=channel,
+            reason=reason,
+            exchange_for=exchange_for,
+            key=key,
+        )
+
+    def authorize_return(self, rma_id: str, *, key: str | None = None) -> ReturnAuthorization:
+        """REQUESTED -> AUTHORIZED: a reviewer accepts the return (manual review only).
+
+        Raises:
+            UnknownReturn: no such return authorisation.
+            InvalidTransition: not REQUESTED.
+        """
+        return self._returns.authorize(rma_id, key)
+
+    def reject_return(
+        self, rma_id: str, reason: str, *, key: str | None = None
+    ) -> ReturnAuthorization:
+        """REQUESTED -> REJECTED: a reviewer refuses the return; its units may be asked again.
+
+        Raises:
+            UnknownReturn: no such return authorisation.
+            InvalidTransition: not REQUESTED.
+            InvalidInput: an empty reason.
+        """
+        return self._returns.reject(rma_id, reason, key)
+
+    def receive_return(
+        self,
+        rma_id: str,
+        conditions: Conditions | None = None,
+        *,
+        key: str | None = None,
+    ) -> ReturnAuthorization:
+        """AUTHORIZED -> RECEIVED: the units are back; each goes where its condition says.
+
+        Each unit's :class:`~omniorder.Condition` maps through ``Policy.returns`` to a
+        :class:`~omniorder.Disposition` (unless an :class:`~omniorder.Inspection` names one):
+        RESTOCK puts it on hand at the receiving location, sellable at once in every channel;
+        QUARANTINE counts it in the position's quarantine (never sellable) until
+        :meth:`resolve_quarantine`; WRITE_OFF records it in the ledger only; TRANSFER sends it
+        to the returns hub, inbound there until :meth:`arrive_return`. The refund (price paid
+        less the condition's restocking fee, rounded down to the cent) is computed and shown in
+        ReturnReceived; :meth:`refund_return` issues it.
+
+        Args:
+            conditions: per order line id, a Condition for all its units or Inspections that
+                together cover them; lines left out (or None) are SELLABLE.
+
+        Raises:
+            UnknownReturn: no such return authorisation.
+            InvalidTransition: not AUTHORIZED.
+            InvalidInput: a line not in the return, inspections that do not add up, or a
+                TRANSFER without a lane to the hub.
+        """
+        return self._returns.receive(rma_id, conditions, key)
+
+    def refund_return(self, rma_id: str, *, key: str | None = None) -> ReturnAuthorization:
+        """RECEIVED -> CLOSED: the refund is issued (RefundIssued), once.
+
+        Raises:
+            UnknownReturn: no such return authorisation.
+            InvalidTransition: not RECEIVED (not received yet, or already refunded).
+        """
+        return self._returns.refund(rma_id, key)
+
+    def arrive_return(self, rma_id: str, *, key: str | None = None) -> ReturnAuthorization:
+        """Returned units sent to the returns hub arrived: on hand there (ReturnArrived).
+
+        Raises:
+            UnknownReturn: no such return authorisation.
+            InvalidInput: nothing of it is on its way to a hub (or it already arrived).
+        """
+        return self._returns.arrive(rma_id, key)
+
+    def resolve_quarantine(
+        self,
+        location: str,
+        sku: str,
+        quantity: int,
+        *,
+        disposition: Disposition,
+        reason: str = "",
+        key: str | None = None,
+    ) -> Position:
+        """Quarantined units inspected: back on the shelf (RESTOCK) or thrown away (WRITE_OFF).
+
+        Raises:
+            UnknownLocation: no such location.
+            InvalidInput: a bad sku, quantity or reason, or another disposition.
+            InsufficientStock: fewer units are in quarantine.
+        """
+        return self._returns.resolve_quarantine(
+            location, sku, quantity, disposition=disposition, reason=reason, key=key
+        )
+
+    def return_authorization(self, rma_id: str) -> ReturnAuthorization:
+        """The return authorisation with this id.
+
+        Raises:
+            UnknownReturn: no such return authorisation.
+        """
+        return self._returns.get(rma_id)
+
+    def returns(self, order_id: str) -> list[ReturnAuthorization]:
+        """Every return authorisation of an order, by id.
+
+        Raises:
+            UnknownOrder: no such order.
+        """
+        return self._returns.of_order(order_id)
 
     def __repr__(self) -> str:
         return f"Engine({len(self.network.locations)} locations, store={self.store!r})"

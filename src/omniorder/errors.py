@@ -9,6 +9,7 @@
     │   └── ClockWentBackwards            the clock reads earlier than the last stored time
     ├── UnknownLocation (LookupError)
     ├── UnknownReservation (LookupError)
+    ├── UnknownReturn (LookupError)
     ├── UnknownOrder (LookupError)
     ├── InsufficientStock                 lists every short line (Shortfall values)
     ├── InvalidTransition                 carries machine, state and command
@@ -35,6 +36,7 @@ from omniorder.model.errors import (
     UnknownLocation,
     UnknownOrder,
     UnknownReservation,
+    UnknownReturn,
     WrongLocation,
 )
 
@@ -54,5 +56,6 @@ __all__ = [
     "UnknownLocation",
     "UnknownOrder",
     "UnknownReservation",
+    "UnknownReturn",
     "WrongLocation",
 ]

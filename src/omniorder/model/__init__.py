@@ -21,6 +21,7 @@ from omniorder.model.errors import (
     UnknownLocation,
     UnknownOrder,
     UnknownReservation,
+    UnknownReturn,
     WrongLocation,
 )
 from omniorder.model.events import (
@@ -121,6 +122,7 @@ __all__ = [
     "UnknownLocation",
     "UnknownOrder",
     "UnknownReservation",
+    "UnknownReturn",
     "WrongLocation",
     "audit",
     "replay",

@@ -9,6 +9,7 @@ import attrs
 
 from omniorder.model.position import COUNTERS, Movement, Position
 from omniorder.model.reservation import Reservation, ReservationState
+from omniorder.model.returns import ReturnAuthorization
 
 __all__ = ["Discrepancy", "audit", "replay"]
 
@@ -71,6 +72,7 @@ def audit(
     movements: Iterable[Movement],
     reservations: Iterable[Reservation],
     event_seqs: Iterable[int] = (),
+    returns: Iterable[ReturnAuthorization] = (),
 ) -> list[Discrepancy]:
     """Every discrepancy between stored positions, the ledger, and the live reservations.
 
@@ -81,6 +83,8 @@ def audit(
             including holds past their expiry that no sweep has expired yet (their units are
             still counted); transfers in transit must account for every inbound unit.
         event_seqs: the event log's sequence numbers, in order.
+        returns: every return authorisation (units sent to a returns hub are inbound there
+            until they arrive).
     """
     moves = list(movements)
     found = _sequence("ledger", (m.seq for m in moves)) + _sequence("events", event_seqs)
@@ -97,6 +101,10 @@ def audit(
         bucket = held if res.state is ReservationState.HELD else committed
         for line in res.lines:
             bucket[(res.location, line.sku)] += line.open
+    for rma in returns:
+        if rma.transfer_to is not None:
+            for sku, units in rma.in_transit.items():
+                inbound[(rma.transfer_to, sku)] += units
     stored = {(p.location, p.sku): p for p in positions}
     for key in sorted(set(stored) | set(replayed) | set(held) | set(committed) | set(inbound)):
         location, sku = key

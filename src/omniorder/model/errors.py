@@ -31,6 +31,7 @@ __all__ = [
     "UnknownLocation",
     "UnknownOrder",
     "UnknownReservation",
+    "UnknownReturn",
     "WrongLocation",
 ]
 
@@ -176,6 +177,18 @@ class UnknownOrder(OmniOrderError, LookupError):
     def __init__(self, order_id: str) -> None:
         super().__init__(f"unknown order {order_id!r}")
         self.order_id = order_id
+
+
+class UnknownReturn(OmniOrderError, LookupError):
+    """No return authorisation with this id exists.
+
+    Attributes:
+        rma_id: the id asked for.
+    """
+
+    def __init__(self, rma_id: str) -> None:
+        super().__init__(f"unknown return authorisation {rma_id!r}")
+        self.rma_id = rma_id
 
 
 @attrs.frozen

@@ -8,21 +8,27 @@ name; see :mod:`omniorder.serialization`).
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Final
 
 import attrs
 
 from omniorder.model.reservation import ReservationState
+from omniorder.model.returns import Condition, Disposition, ReturnState
 from omniorder.model.values import Channel, Line, Mode
 
 __all__ = [
     "EVENT_TYPES",
     "Event",
+    "InspectedUnits",
     "LineBackordered",
+    "LineRefund",
     "LineResourced",
     "LocationUnits",
     "OrderHeld",
     "OrderPlaced",
+    "QuarantineResolved",
+    "RefundIssued",
     "ReservationArrived",
     "ReservationConfirmed",
     "ReservationDispatched",
@@ -34,6 +40,13 @@ __all__ = [
     "ReservationPlaced",
     "ReservationReady",
     "ReservationReleased",
+    "ReturnArrived",
+    "ReturnAuthorized",
+    "ReturnEvent",
+    "ReturnReceived",
+    "ReturnRejected",
+    "ReturnRequested",
+    "ReturnUnits",
     "SafetyStockSet",
     "StockAdjusted",
     "StockReceived",
@@ -362,6 +375,172 @@ class LocationUnits:
     quantity: int
 
 
+@attrs.frozen
+class ReturnUnits:
+    """Units of one order line in a return.
+
+    Attributes:
+        line_id: the order line.
+        sku: its sku.
+        quantity: how many units.
+    """
+
+    line_id: str
+    sku: str
+    quantity: int
+
+
+@attrs.frozen
+class InspectedUnits:
+    """Returned units of one order line found in one condition, and what was done with them.
+
+    Attributes:
+        line_id: the order line.
+        sku: its sku.
+        condition: what they were found like.
+        disposition: what was done with them.
+        quantity: how many units.
+    """
+
+    line_id: str
+    sku: str
+    condition: Condition
+    disposition: Disposition
+    quantity: int
+
+
+@attrs.frozen
+class LineRefund:
+    """The refund of one order line.
+
+    Attributes:
+        line_id: the order line.
+        amount: what it refunds.
+    """
+
+    line_id: str
+    amount: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class ReturnEvent(Event):
+    """Base of the events of a return authorisation.
+
+    Attributes:
+        rma_id: the return authorisation.
+        order_id: the order the units were bought in.
+    """
+
+    rma_id: str
+    order_id: str
+
+
+@attrs.frozen(kw_only=True)
+class ReturnRequested(ReturnEvent):
+    """A customer asked to return units (in any channel, at a location with RETURNS).
+
+    Attributes:
+        location: where the units will be brought back.
+        channel: the channel the return is made in.
+        ordered_in: the channel the order was placed in (a cross-channel return when they
+            differ).
+        lines: the units, per order line.
+        state: AUTHORIZED (eligible, authorised at once) or REQUESTED (waits for review).
+        reason: the customer's reason.
+        exchange_for: a replacement order, for an exchange.
+    """
+
+    location: str
+    channel: Channel
+    ordered_in: Channel
+    lines: tuple[ReturnUnits, ...]
+    state: ReturnState
+    reason: str = ""
+    exchange_for: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ReturnAuthorized(ReturnEvent):
+    """A reviewer authorised a return that waited in REQUESTED."""
+
+
+@attrs.frozen(kw_only=True)
+class ReturnRejected(ReturnEvent):
+    """A reviewer rejected a return.
+
+    Attributes:
+        reason: why.
+    """
+
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class ReturnReceived(ReturnEvent):
+    """Returned units were received and inspected; each went where its disposition says.
+
+    Attributes:
+        location: where they were received.
+        channel: the channel the return was made in.
+        ordered_in: the channel the order was placed in.
+        units: per order line and condition, what was done with them.
+        refund: what the return refunds (issued by ``refund_return``: RefundIssued).
+    """
+
+    location: str
+    channel: Channel
+    ordered_in: Channel
+    units: tuple[InspectedUnits, ...]
+    refund: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class RefundIssued(ReturnEvent):
+    """The refund of a return was issued (once per return authorisation).
+
+    Attributes:
+        amount: the total refunded.
+        lines: the refund per order line.
+    """
+
+    amount: Decimal
+    lines: tuple[LineRefund, ...]
+
+
+@attrs.frozen(kw_only=True)
+class ReturnArrived(ReturnEvent):
+    """Returned units sent to the returns hub arrived there (on hand at the hub).
+
+    Attributes:
+        location: the hub.
+        from_location: where the return was received.
+        lines: the units, per sku.
+    """
+
+    location: str
+    from_location: str
+    lines: tuple[Line, ...]
+
+
+@attrs.frozen(kw_only=True)
+class QuarantineResolved(Event):
+    """Quarantined units were inspected: back on the shelf, or written off.
+
+    Attributes:
+        location: where.
+        sku: what.
+        quantity: how many units.
+        disposition: RESTOCK (on hand, sellable) or WRITE_OFF (gone).
+        reason: why.
+    """
+
+    location: str
+    sku: str
+    quantity: int
+    disposition: Disposition
+    reason: str = ""
+
+
 EVENT_TYPES: Final[tuple[type[Event], ...]] = (
     StockReceived,
     StockAdjusted,
@@ -381,5 +560,12 @@ EVENT_TYPES: Final[tuple[type[Event], ...]] = (
     OrderPlaced,
     LineBackordered,
     LineResourced,
+    ReturnRequested,
+    ReturnAuthorized,
+    ReturnRejected,
+    ReturnReceived,
+    RefundIssued,
+    ReturnArrived,
+    QuarantineResolved,
 )
 """Every concrete event class, in the order they were introduced (the JSON tagged union)."""

@@ -338,6 +338,7 @@ class LineView:
         reservations: every reservation that served the line, in the order they were made.
         fulfilled_in: the channel the customer got the units in: ``Channel.STORE`` when
             collected at a counter, the order's channel when shipped; None before.
+        returned: units the customer brought back (received on a return authorisation).
     """
 
     line_id: str
@@ -350,6 +351,7 @@ class LineView:
     resourced: int = 0
     reservations: tuple[LineReservation, ...] = ()
     fulfilled_in: Channel | None = None
+    returned: int = 0
 
 
 @attrs.frozen
@@ -384,7 +386,11 @@ class OrderView:
         )
 
 
-def order_view(record: OrderRecord, reservations: Mapping[str, Reservation]) -> OrderView:
+def order_view(
+    record: OrderRecord,
+    reservations: Mapping[str, Reservation],
+    returned: Mapping[str, int] | None = None,
+) -> OrderView:
     """The view of ``record``, given its reservations as readers see them now.
 
     A ship-to-store line is sourced at its origin until the transfer arrives, then at the
@@ -394,6 +400,7 @@ def order_view(record: OrderRecord, reservations: Mapping[str, Reservation]) -> 
     Args:
         record: the stored order.
         reservations: every reservation of the order by id (with the expiry view applied).
+        returned: units received back per line id.
     """
     lines = []
     for line in record.order.lines:
@@ -444,6 +451,7 @@ def order_view(record: OrderRecord, reservations: Mapping[str, Reservation]) -> 
                 record.resourced_units(line.id),
                 tuple(served),
                 fulfilled_in,
+                (returned or {}).get(line.id, 0),
             )
         )
     ids = tuple(dict.fromkeys(s.reservation_id for s in record.sourcing))

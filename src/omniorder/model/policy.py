@@ -11,6 +11,7 @@ import attrs
 
 from omniorder.model import checks
 from omniorder.model.errors import InvalidInput
+from omniorder.model.returns import ReturnPolicy
 from omniorder.model.values import Channel
 
 __all__ = ["DEFAULT_HOLD_TTL", "Policy"]
@@ -58,6 +59,11 @@ def _flag(_: object, attribute: attrs.Attribute[bool], value: bool) -> None:
         raise InvalidInput(f"{attribute.name} must be a bool", field=attribute.name, value=value)
 
 
+def _return_policy(_: object, __: attrs.Attribute[ReturnPolicy], value: ReturnPolicy) -> None:
+    if not isinstance(value, ReturnPolicy):
+        raise InvalidInput("returns must be a ReturnPolicy", field="returns", value=value)
+
+
 @attrs.frozen
 class Policy:
     """The rules the engine applies where a caller does not say otherwise.
@@ -73,6 +79,7 @@ class Policy:
         backorders: whether order lines that cannot be sourced are backordered (True) or the
             order is refused with InsufficientStock (False, the default).
         max_lines: the most lines one command may carry (100).
+        returns: the :class:`~omniorder.ReturnPolicy` (window, review, dispositions, fees).
 
     Raises:
         InvalidInput: a non-positive duration, a default TTL above ``max_hold_ttl``, a pickup
@@ -87,6 +94,7 @@ class Policy:
     max_pickup_window: timedelta = attrs.field(default=timedelta(days=30), validator=_duration)
     backorders: bool = attrs.field(default=False, validator=_flag)
     max_lines: int = attrs.field(default=100, validator=_positive)
+    returns: ReturnPolicy = attrs.field(factory=ReturnPolicy, validator=_return_policy)
 
     def __attrs_post_init__(self) -> None:
         for channel, ttl in self.hold_ttl.items():

@@ -116,6 +116,16 @@ class MovementKind(StrEnum):
     """A transfer is on its way to this location: inbound rises."""
     ARRIVED = "arrived"
     """A transfer reached this location: inbound falls, on_hand rises."""
+    RETURNED = "returned"
+    """A returned unit put back on the shelf: on_hand rises."""
+    QUARANTINED = "quarantined"
+    """A returned unit set aside for inspection: quarantine rises."""
+    UNQUARANTINED = "unquarantined"
+    """A quarantined unit found sellable: quarantine falls, on_hand rises."""
+    QUARANTINE_WRITTEN_OFF = "quarantine_written_off"
+    """A quarantined unit thrown away: quarantine falls."""
+    WRITTEN_OFF = "written_off"
+    """A returned unit written off on receipt: no counter changes; the ledger records it."""
 
 
 # Coefficients per counter, in COUNTERS order: the single source of every stock effect.
@@ -133,6 +143,11 @@ EFFECTS: Final[dict[MovementKind, tuple[int, int, int, int, int, int]]] = {
     MovementKind.DISPATCHED: (-1, 0, -1, 0, 0, 0),
     MovementKind.INBOUND: (0, 0, 0, 0, 1, 0),
     MovementKind.ARRIVED: (1, 0, 0, 0, -1, 0),
+    MovementKind.RETURNED: (1, 0, 0, 0, 0, 0),
+    MovementKind.QUARANTINED: (0, 0, 0, 0, 0, 1),
+    MovementKind.UNQUARANTINED: (1, 0, 0, 0, 0, -1),
+    MovementKind.QUARANTINE_WRITTEN_OFF: (0, 0, 0, 0, 0, -1),
+    MovementKind.WRITTEN_OFF: (0, 0, 0, 0, 0, 0),
 }
 
 

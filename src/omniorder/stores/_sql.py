@@ -12,6 +12,7 @@ from omniorder.model.events import Event
 from omniorder.model.order import OrderRecord
 from omniorder.model.position import Movement, MovementKind
 from omniorder.model.reservation import Reservation, ReservationState
+from omniorder.model.returns import ReturnAuthorization
 from omniorder.serialization import converter
 
 __all__ = [
@@ -20,9 +21,11 @@ __all__ = [
     "dump_event",
     "dump_order",
     "dump_reservation",
+    "dump_return",
     "load_event",
     "load_order",
     "load_reservation",
+    "load_return",
     "micros",
     "migrations",
     "movement_from_row",
@@ -62,6 +65,18 @@ def load_order(body: str | dict[str, object]) -> OrderRecord:
     """An order record from its JSON body."""
     data = json.loads(body) if isinstance(body, str) else body
     found: OrderRecord = converter.structure(data, OrderRecord)
+    return found
+
+
+def dump_return(rma: ReturnAuthorization) -> str:
+    """A return authorisation as its JSON body."""
+    return json.dumps(converter.unstructure(rma), ensure_ascii=False)
+
+
+def load_return(body: str | dict[str, object]) -> ReturnAuthorization:
+    """A return authorisation from its JSON body."""
+    data = json.loads(body) if isinstance(body, str) else body
+    found: ReturnAuthorization = converter.structure(data, ReturnAuthorization)
     return found
 
 

@@ -22,6 +22,7 @@ from omniorder.model.events import Event
 from omniorder.model.order import OrderRecord
 from omniorder.model.position import Movement, Position
 from omniorder.model.reservation import Reservation, ReservationState
+from omniorder.model.returns import ReturnAuthorization
 
 __all__ = ["IdempotencyRecord", "PositionKey", "Store", "UnitOfWork"]
 
@@ -183,6 +184,29 @@ class UnitOfWork(Protocol):
 
     def orders(self) -> list[OrderRecord]:
         """Every order record, by id."""
+        ...
+
+    # -- returns -----------------------------------------------------------------------------
+    def add_return(self, rma: ReturnAuthorization) -> None:
+        """Store a new return authorisation (its id must be new)."""
+        ...
+
+    def return_authorization(
+        self, rma_id: str, *, for_update: bool = False
+    ) -> ReturnAuthorization | None:
+        """The stored return authorisation, or None."""
+        ...
+
+    def update_return(self, rma: ReturnAuthorization) -> None:
+        """Replace the stored RMA whose version is ``rma.version - 1``.
+
+        Raises:
+            ConcurrencyConflict: the stored version is not the one this change was made from.
+        """
+        ...
+
+    def returns(self, *, order_id: str | None = None) -> list[ReturnAuthorization]:
+        """Every return authorisation (of ``order_id`` when given), by id."""
         ...
 
     # -- events ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from omniorder.model.events import Event
 from omniorder.model.order import OrderRecord
 from omniorder.model.position import Movement, Position
 from omniorder.model.reservation import Reservation, ReservationState
+from omniorder.model.returns import ReturnAuthorization
 from omniorder.stores.base import IdempotencyRecord, PositionKey
 
 __all__ = ["InMemoryStore"]
@@ -35,6 +36,7 @@ class _State:
         self.events: list[Event] = []
         self.keys: dict[str, IdempotencyRecord] = {}
         self.orders: dict[str, OrderRecord] = {}
+        self.returns: dict[str, ReturnAuthorization] = {}
         self.last_time: datetime | None = None
         # ids of reservations that may expire (HELD or READY), per position they touch
         self.expiring: defaultdict[PositionKey, set[str]] = defaultdict(set)
@@ -235,6 +237,34 @@ class _MemoryUnitOfWork:
 
     def orders(self) -> list[OrderRecord]:
         return [self._s.orders[k] for k in sorted(self._s.orders)]
+
+    # -- returns -----------------------------------------------------------------------------
+    def add_return(self, rma: ReturnAuthorization) -> None:
+        self._writable()
+        if rma.id in self._s.returns:
+            raise StoreError(f"return {rma.id!r} already exists")
+        self._s.returns[rma.id] = rma
+        self._undo.append(lambda: self._s.returns.pop(rma.id, None))
+
+    def return_authorization(
+        self, rma_id: str, *, for_update: bool = False
+    ) -> ReturnAuthorization | None:
+        return self._s.returns.get(rma_id)
+
+    def update_return(self, rma: ReturnAuthorization) -> None:
+        self._writable()
+        before = self._s.returns.get(rma.id)
+        if before is None or before.version != rma.version - 1:
+            raise ConcurrencyConflict(f"return {rma.id!r} changed meanwhile")
+        self._s.returns[rma.id] = rma
+        self._undo.append(lambda: self._s.returns.__setitem__(rma.id, before))
+
+    def returns(self, *, order_id: str | None = None) -> list[ReturnAuthorization]:
+        return [
+            self._s.returns[k]
+            for k in sorted(self._s.returns)
+            if order_id is None or self._s.returns[k].order_id == order_id
+        ]
 
     # -- events ------------------------------------------------------------------------------
     def append_event(self, event: Event) -> None:

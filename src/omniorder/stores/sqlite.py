@@ -42,15 +42,18 @@ from omniorder.model.events import Event
 from omniorder.model.order import OrderRecord
 from omniorder.model.position import COUNTERS, EFFECTS, Movement, Position
 from omniorder.model.reservation import Reservation, ReservationState
+from omniorder.model.returns import ReturnAuthorization
 from omniorder.stores._sql import (
     EXPIRING,
     chunks,
     dump_event,
     dump_order,
     dump_reservation,
+    dump_return,
     load_event,
     load_order,
     load_reservation,
+    load_return,
     micros,
     migrations,
     movement_from_row,
@@ -325,6 +328,40 @@ class _SQLiteUnitOfWork:
     def orders(self) -> list[OrderRecord]:
         rows = self._c.execute("SELECT body FROM order_record ORDER BY id")
         return [load_order(row[0]) for row in rows]
+
+    # -- returns -----------------------------------------------------------------------------
+    def add_return(self, rma: ReturnAuthorization) -> None:
+        self._writable()
+        self._c.execute(
+            "INSERT INTO return_authorization (id, order_id, version, body) VALUES (?, ?, ?, ?)",
+            (rma.id, rma.order_id, rma.version, dump_return(rma)),
+        )
+
+    def return_authorization(
+        self, rma_id: str, *, for_update: bool = False
+    ) -> ReturnAuthorization | None:
+        query = "SELECT body FROM return_authorization WHERE id = ?"
+        row = self._c.execute(query, (rma_id,)).fetchone()
+        return None if row is None else load_return(row[0])
+
+    def update_return(self, rma: ReturnAuthorization) -> None:
+        self._writable()
+        changed = self._c.execute(
+            "UPDATE return_authorization SET version = ?, body = ? WHERE id = ? AND version = ?",
+            (rma.version, dump_return(rma), rma.id, rma.version - 1),
+        ).rowcount
+        if changed != 1:
+            raise ConcurrencyConflict(f"return {rma.id!r} changed meanwhile")
+
+    def returns(self, *, order_id: str | None = None) -> list[ReturnAuthorization]:
+        if order_id is None:
+            rows = self._c.execute("SELECT body FROM return_authorization ORDER BY id")
+        else:
+            rows = self._c.execute(
+                "SELECT body FROM return_authorization WHERE order_id = ? ORDER BY id",
+                (order_id,),
+            )
+        return [load_return(row[0]) for row in rows]
 
     # -- events ------------------------------------------------------------------------------
     def append_event(self, event: Event) -> None:

@@ -14,6 +14,9 @@ from typing import TypeVar
 
 from omniorder import Channel, Engine, ReservationState
 from omniorder.model import EFFECTS, LIVE_STATES, REMOTE_CHANNELS, RESERVATION_TABLE
+from omniorder.model.events import RefundIssued
+from omniorder.model.order import OrderLine
+from omniorder.model.returns import RETURN_TABLE, ReturnAuthorization, ReturnState
 from omniorder.testing import Snapshot, take_snapshot
 
 T = TypeVar("T")
@@ -116,6 +119,49 @@ def promise_7_legal_states(engine: Engine) -> None:
                 assert line.fulfilled == 0, r
 
 
+def promise_8_returns(engine: Engine) -> None:
+    """Promise 8, returns: per order line, units under return authorisations (all but rejected
+    ones) never exceed the units fulfilled, refunds never exceed what was paid for them, and
+    each authorisation's refund is issued once, for the amount it computed."""
+    snapshot = take_snapshot(engine.store)
+    issued: dict[str, list[RefundIssued]] = defaultdict(list)
+    for event in snapshot.events:
+        if isinstance(event, RefundIssued):
+            issued[event.rma_id].append(event)
+    by_order: dict[str, list[ReturnAuthorization]] = defaultdict(list)
+    for rma in snapshot.returns:
+        assert rma.state in set(RETURN_TABLE.states)
+        by_order[rma.order_id].append(rma)
+        refunds = issued.get(rma.id, [])
+        if rma.state is ReturnState.CLOSED:
+            assert [e.amount for e in refunds] == [rma.refund_total], rma
+        else:
+            assert refunds == [], rma
+        for returned in rma.lines:
+            assert sum(r.quantity for r in returned.received) in (0, returned.quantity), rma
+    for order_id, rmas in by_order.items():
+        view = engine.order(order_id)
+        for line in view.lines:
+            price = next(
+                x.unit_price for x in _order_lines(snapshot, order_id) if x.id == line.line_id
+            )
+            covered = sum(
+                x.quantity
+                for rma in rmas
+                if rma.counts
+                for x in rma.lines
+                if x.line_id == line.line_id
+            )
+            refunded = sum(x.refund for rma in rmas for x in rma.lines if x.line_id == line.line_id)
+            assert covered <= line.fulfilled, (order_id, line)
+            assert refunded <= price * line.fulfilled, (order_id, line)
+
+
+def _order_lines(snapshot: Snapshot, order_id: str) -> tuple[OrderLine, ...]:
+    """The lines of a stored order."""
+    return next(r.order.lines for r in snapshot.orders if r.id == order_id)
+
+
 def unchanged(engine: Engine, before: Snapshot) -> None:
     """Promise 4, atomicity: the store is exactly as it was before a command that raised."""
     after = take_snapshot(engine.store)
@@ -131,9 +177,10 @@ def replayed(engine: Engine, again: Callable[[], T], first: T) -> None:
 
 
 def all_state_promises(engine: Engine, skus: list[str]) -> None:
-    """Every promise that is a property of a state (1, 2, 3, 6, 7)."""
+    """Every promise that is a property of a state (1, 2, 3, 6, 7, 8)."""
     promise_1_no_oversell(engine)
     promise_2_conservation(engine)
     promise_3_one_truth(engine, skus)
     promise_6_exact_expiry(engine, skus)
     promise_7_legal_states(engine)
+    promise_8_returns(engine)

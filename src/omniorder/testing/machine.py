@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
+    initialize,
     invariant,
     multiple,
     precondition,
@@ -29,6 +31,8 @@ from hypothesis.stateful import (
 
 from omniorder import (
     Channel,
+    Condition,
+    Disposition,
     Engine,
     Geo,
     IdempotencyConflict,
@@ -39,9 +43,15 @@ from omniorder import (
     MissingCapability,
     Mode,
     OmniOrderError,
+    Policy,
     ReservationState,
+    ReturnNotAllowed,
+    ReturnPolicy,
+    ReturnState,
     UnknownLocation,
+    UnknownOrder,
     UnknownReservation,
+    UnknownReturn,
     WrongLocation,
 )
 from omniorder.model import ReservationCommand
@@ -101,6 +111,28 @@ MODES = [
 DESTINATION = STORE_1
 """Where the sample network's lanes lead (from the warehouse and from Leeds)."""
 
+RETURNS = ReturnPolicy(window=timedelta(days=3), restocking_fee={Condition.DAMAGED: Decimal("0.1")})
+"""A short return window, so that the machine's clock walks past it."""
+RECEIPTS = {
+    Condition.SELLABLE: "on_hand",
+    Condition.DAMAGED: "quarantine",
+    Condition.DEFECTIVE: None,
+}
+"""Where a received unit goes under :data:`RETURNS` (None: written off)."""
+
+
+@dataclass
+class ModelReturn:
+    """What the machine knows of one return authorisation."""
+
+    order_id: str
+    line_id: str
+    sku: str
+    units: int
+    at: str
+    state: ReturnState
+
+
 BAD_QUANTITIES = [0, -1, True, 1.0, "1", None, 2**63]
 BAD_IDS = ["", "   ", " x", "a\nb", "x" * 201, 7, None]
 
@@ -123,8 +155,13 @@ class EngineMachine(RuleBasedStateMachine):
             store=self.store,
             clock=self.clock,
             ids=lambda prefix: f"{prefix}-{next(counter)}",
+            policy=Policy(returns=RETURNS),
         )
         self.model = Model(START)
+        # (order id, line id) -> [(when, units)] that reached the customer
+        self.delivered: dict[tuple[str, str], list[tuple[datetime, int]]] = {}
+        self.covered: dict[tuple[str, str], int] = {}  # units under return authorisations
+        self.rmas: dict[str, ModelReturn] = {}
         self.keys = itertools.count(1)
         # key -> (replay the same request, a different request, the first result)
         self.keyed: dict[str, tuple[Callable[[], Any], Callable[[], Any], Any]] = {}
@@ -381,7 +418,9 @@ class EngineMachine(RuleBasedStateMachine):
             keyed,
         )
         if done is not None:
-            self.model.finish(r, S.FULFILLED, dict(r.open) if taken is None else taken)
+            gone = dict(r.open) if taken is None else taken
+            self.model.finish(r, S.FULFILLED, gone)
+            self._delivered(rid, gone)
 
     @rule(rid=reservations, keyed=st.booleans())
     def ship(self, rid: str, keyed: bool) -> None:
@@ -400,7 +439,9 @@ class EngineMachine(RuleBasedStateMachine):
             self.model.dispatch(r)
             assert done.state is S.IN_TRANSIT
         else:
-            self.model.finish(r, S.FULFILLED, dict(r.open))
+            gone = dict(r.open)
+            self.model.finish(r, S.FULFILLED, gone)
+            self._delivered(rid, gone)
 
     @rule(target=reservations, rid=reservations, keyed=st.booleans())
     def arrive(self, rid: str, keyed: bool) -> Any:
@@ -574,6 +615,144 @@ class EngineMachine(RuleBasedStateMachine):
                     r.destination,
                 )
 
+    # -- returns -------------------------------------------------------------------------------
+
+    def _delivered(self, rid: str, gone: dict[str, int]) -> None:
+        """Remember when units of an order reached the customer (they may come back)."""
+        order_id = self.engine.reservation(rid).order_id
+        if order_id is None:
+            return
+        for line in self.engine.order(order_id).lines:
+            if any(x.reservation_id == rid for x in line.reservations) and gone.get(line.sku):
+                batches = self.delivered.setdefault((order_id, line.line_id), [])
+                batches.append((self.model.now, gone[line.sku]))
+
+    def _returnable(self, order_line: tuple[str, str]) -> int:
+        batches = self.delivered.get(order_line, [])
+        fulfilled = sum(units for _, units in batches)
+        recent = sum(units for when, units in batches if self.model.now < when + RETURNS.window)
+        return max(0, min(recent, fulfilled - self.covered.get(order_line, 0)))
+
+    @initialize(units=st.integers(min_value=1, max_value=3), sku=st.sampled_from(SKUS))
+    def a_parcel_already_reached_a_customer(self, units: int, sku: str) -> None:
+        """Every run starts with one delivered web order, so that returns have something to
+        return from the first step."""
+        self.engine.receive(WAREHOUSE, sku, units)
+        self.model.on_hand[(WAREHOUSE, sku)] = units
+        order = Order(
+            "order-0", Channel.WEB, [OrderLine("1", sku, units, Decimal("10"), Ship(CUSTOMER))]
+        )
+        self._learn(order, self.engine.place_order(order), held=False)
+        (rid,) = self._parcels()
+        self._deliver(rid)
+
+    def _deliver(self, rid: str) -> None:
+        r = self.model.reservations[rid]
+        assert self.engine.ship(rid).state is S.FULFILLED
+        gone = dict(r.open)
+        self.model.finish(r, S.FULFILLED, gone)
+        self._delivered(rid, gone)
+
+    def _parcels(self) -> list[str]:
+        return sorted(
+            rid
+            for rid, r in self.model.reservations.items()
+            if r.mode is Mode.SHIP and self.model.state(r) is S.CONFIRMED
+        )
+
+    @precondition(lambda self: bool(self._parcels()))
+    @rule(data=st.data())
+    def deliver_a_parcel(self, data: st.DataObject) -> None:
+        """Ship a parcel that is ready to go (so that orders reach customers, and come back)."""
+        self._deliver(data.draw(st.sampled_from(self._parcels()), label="parcel"))
+
+    @precondition(lambda self: bool(self.delivered))
+    @rule(data=st.data(), keyed=st.booleans())
+    def request_return(self, data: st.DataObject, keyed: bool) -> None:
+        order_id, line_id = data.draw(st.sampled_from(sorted(self.delivered)), label="line")
+        units = data.draw(st.integers(min_value=1, max_value=3), label="units")
+        at = data.draw(st.sampled_from(LOCATIONS), label="at")
+        channel = data.draw(st.sampled_from(Channel), label="channel")
+        expect: type[OmniOrderError] | None = None
+        if at == WAREHOUSE:
+            expect = MissingCapability
+        elif units > self._returnable((order_id, line_id)):
+            expect = ReturnNotAllowed
+        rma = self._call(
+            keyed,
+            lambda k: self.engine.request_return(
+                order_id, {line_id: units}, at=at, channel=channel, key=k
+            ),
+            lambda k: self.engine.request_return(
+                order_id, {line_id: units}, at=at, channel=channel, reason="other", key=k
+            ),
+            expect,
+        )
+        if rma is not None:
+            assert rma.state is ReturnState.AUTHORIZED
+            (line,) = rma.lines
+            self.covered[(order_id, line_id)] = self.covered.get((order_id, line_id), 0) + units
+            self.rmas[rma.id] = ModelReturn(
+                order_id, line_id, line.sku, units, at, ReturnState.AUTHORIZED
+            )
+
+    @precondition(lambda self: bool(self.rmas))
+    @rule(data=st.data(), keyed=st.booleans())
+    def receive_return(self, data: st.DataObject, keyed: bool) -> None:
+        rma_id = data.draw(st.sampled_from(sorted(self.rmas)), label="rma")
+        condition = data.draw(st.sampled_from(Condition), label="condition")
+        rma = self.rmas[rma_id]
+        done = self._call(
+            keyed,
+            lambda k: self.engine.receive_return(rma_id, {rma.line_id: condition}, key=k),
+            lambda k: self.engine.refund_return(rma_id, key=k),
+            None if rma.state is ReturnState.AUTHORIZED else InvalidTransition,
+        )
+        if done is None:
+            return
+        rma.state = ReturnState.RECEIVED
+        counter = RECEIPTS[condition]
+        if counter is not None:
+            stock = getattr(self.model, counter)
+            stock[(rma.at, rma.sku)] = stock.get((rma.at, rma.sku), 0) + rma.units
+
+    @precondition(lambda self: bool(self.rmas))
+    @rule(data=st.data(), keyed=st.booleans())
+    def refund_return(self, data: st.DataObject, keyed: bool) -> None:
+        rma_id = data.draw(st.sampled_from(sorted(self.rmas)), label="rma")
+        rma = self.rmas[rma_id]
+        done = self._call(
+            keyed,
+            lambda k: self.engine.refund_return(rma_id, key=k),
+            lambda k: self.engine.receive_return(rma_id, key=k),
+            None if rma.state is ReturnState.RECEIVED else InvalidTransition,
+        )
+        if done is not None:
+            rma.state = ReturnState.CLOSED
+
+    @precondition(lambda self: any(self.model.quarantine.values()))
+    @rule(data=st.data(), keyed=st.booleans())
+    def resolve_quarantine(self, data: st.DataObject, keyed: bool) -> None:
+        key = data.draw(
+            st.sampled_from(sorted(k for k, v in self.model.quarantine.items() if v)),
+            label="position",
+        )
+        units = data.draw(st.integers(min_value=1, max_value=3), label="units")
+        restock = data.draw(st.booleans(), label="restock")
+        disposition = Disposition.RESTOCK if restock else Disposition.WRITE_OFF
+        done = self._call(
+            keyed,
+            lambda k: self.engine.resolve_quarantine(*key, units, disposition=disposition, key=k),
+            lambda k: self.engine.resolve_quarantine(
+                *key, units, disposition=disposition, reason="other", key=k
+            ),
+            None if units <= self.model.quarantine[key] else InsufficientStock,
+        )
+        if done is not None:
+            self.model.quarantine[key] -= units
+            if restock:
+                self.model.on_hand[key] = self.model.on_hand.get(key, 0) + units
+
     @rule(keyed=st.booleans())
     def expire_due(self, keyed: bool) -> None:
         due = self.model.expire_due()
@@ -657,6 +836,16 @@ class EngineMachine(RuleBasedStateMachine):
             (lambda: e.confirm(bad_id), InvalidInput),  # type: ignore[arg-type]
             (lambda: e.release("res-none"), UnknownReservation),
             (lambda: e.receive(STORE_1, "sku-a", 1, key=bad_id or ""), InvalidInput),  # type: ignore[arg-type]
+            (
+                lambda: e.request_return("o-none", {"1": 1}, at=STORE_1, channel=Channel.WEB),
+                UnknownOrder,
+            ),
+            (lambda: e.receive_return("rma-none"), UnknownReturn),
+            (lambda: e.refund_return(bad_id), InvalidInput),  # type: ignore[arg-type]
+            (
+                lambda: e.resolve_quarantine(STORE_1, "sku-a", q, disposition=Disposition.RESTOCK),  # type: ignore[arg-type]
+                InvalidInput,
+            ),
         ]
         run, expected = data.draw(st.sampled_from(cases), label="case")
         before = take_snapshot(self.store)
@@ -679,13 +868,16 @@ class EngineMachine(RuleBasedStateMachine):
             for sku in SKUS:
                 key = (location, sku)
                 p = self.engine.position(location, sku)
-                assert (p.on_hand, p.reserved, p.committed, p.safety_stock, p.inbound) == (
+                assert p.counters() == (
                     self.model.on_hand.get(key, 0),
                     self.model.reserved(key),
                     self.model.committed(key),
                     self.model.safety.get(key, 0),
                     self.model.inbound.get(key, 0),
+                    self.model.quarantine.get(key, 0),
                 ), f"{p} but the model says {self.model}"
+        for rma_id, rma in self.rmas.items():
+            assert self.engine.return_authorization(rma_id).state is rma.state
         for rid, r in self.model.reservations.items():
             seen = self.engine.reservation(rid)
             assert seen.state is self.model.state(r), f"{rid}: {seen.state} vs {r}"

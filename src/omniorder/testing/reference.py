@@ -43,6 +43,7 @@ class Model:
     on_hand: dict[Key, int] = field(default_factory=dict)
     safety: dict[Key, int] = field(default_factory=dict)
     inbound: dict[Key, int] = field(default_factory=dict)
+    quarantine: dict[Key, int] = field(default_factory=dict)
     reservations: dict[str, ModelReservation] = field(default_factory=dict)
 
     # -- views ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from omniorder.model.events import Event
 from omniorder.model.order import OrderRecord
 from omniorder.model.position import Movement, Position
 from omniorder.model.reservation import Reservation
+from omniorder.model.returns import ReturnAuthorization
 from omniorder.stores.base import IdempotencyRecord, Store
 
 __all__ = ["Snapshot", "take_snapshot"]
@@ -24,6 +25,7 @@ class Snapshot:
         events: every event, in order.
         keys: every idempotency record, by key.
         orders: every order record, by id.
+        returns: every return authorisation, by id.
     """
 
     positions: tuple[Position, ...]
@@ -32,12 +34,21 @@ class Snapshot:
     events: tuple[Event, ...]
     keys: tuple[IdempotencyRecord, ...]
     orders: tuple[OrderRecord, ...] = ()
+    returns: tuple[ReturnAuthorization, ...] = ()
 
     def differences(self, other: Snapshot) -> list[str]:
         """The parts that differ from ``other`` (empty when equal), for readable failures."""
         return [
             name
-            for name in ("positions", "ledger", "reservations", "events", "keys", "orders")
+            for name in (
+                "positions",
+                "ledger",
+                "reservations",
+                "events",
+                "keys",
+                "orders",
+                "returns",
+            )
             if getattr(self, name) != getattr(other, name)
         ]
 
@@ -52,4 +63,5 @@ def take_snapshot(store: Store) -> Snapshot:
             events=tuple(uow.events()),
             keys=tuple(uow.idempotency_records()),
             orders=tuple(uow.orders()),
+            returns=tuple(uow.returns()),
         )

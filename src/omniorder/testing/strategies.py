@@ -20,11 +20,19 @@ import attrs
 from hypothesis import strategies as st
 
 from omniorder.allocation.problem import AllocationProblem
-from omniorder.model.events import EVENT_TYPES, Event, LocationUnits
+from omniorder.model.events import (
+    EVENT_TYPES,
+    Event,
+    InspectedUnits,
+    LineRefund,
+    LocationUnits,
+    ReturnUnits,
+)
 from omniorder.model.network import Lane, Location, Network
 from omniorder.model.order import Order, OrderLine, Pickup, Ship, ShipToStore
 from omniorder.model.position import MovementKind, Position
 from omniorder.model.reservation import Reservation, ReservationLine, ReservationState
+from omniorder.model.returns import Condition, Disposition, ReturnState
 from omniorder.model.values import Capability, Channel, Geo, Line, LocationKind, Mode
 
 __all__ = [
@@ -208,6 +216,26 @@ def _for_type(hint: Any) -> st.SearchStrategy[Any]:
         tuple[str, ...]: st.lists(identifiers(), max_size=3).map(tuple),
         tuple[LocationUnits, ...]: st.lists(
             st.builds(LocationUnits, identifiers("L"), quantities()), max_size=3
+        ).map(tuple),
+        Decimal: money(),
+        ReturnState: st.sampled_from(ReturnState),
+        Disposition: st.sampled_from(Disposition),
+        tuple[ReturnUnits, ...]: st.lists(
+            st.builds(ReturnUnits, identifiers(), identifiers(), quantities()), max_size=3
+        ).map(tuple),
+        tuple[InspectedUnits, ...]: st.lists(
+            st.builds(
+                InspectedUnits,
+                identifiers(),
+                identifiers(),
+                st.sampled_from(Condition),
+                st.sampled_from(Disposition),
+                quantities(),
+            ),
+            max_size=3,
+        ).map(tuple),
+        tuple[LineRefund, ...]: st.lists(
+            st.builds(LineRefund, identifiers(), money()), max_size=3
         ).map(tuple),
     }
     return table[hint]

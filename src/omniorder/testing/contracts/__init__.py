@@ -27,6 +27,7 @@ from omniorder.testing.contracts.idempotency import IdempotencyContract
 from omniorder.testing.contracts.journeys import JourneysContract
 from omniorder.testing.contracts.orders import OrdersContract
 from omniorder.testing.contracts.reservations import ReservationContract
+from omniorder.testing.contracts.returns import ReturnsContract
 from omniorder.testing.contracts.sell import SellContract
 from omniorder.testing.contracts.stateful import StatefulContract
 from omniorder.testing.contracts.stock import StockContract
@@ -43,6 +44,7 @@ __all__ = [
     "JourneysContract",
     "OrdersContract",
     "ReservationContract",
+    "ReturnsContract",
     "SellContract",
     "StatefulContract",
     "StockContract",
@@ -64,6 +66,7 @@ class StoreContract(
     StatefulContract,
     OrdersContract,
     JourneysContract,
+    ReturnsContract,
     AtomicityContract,
     DurabilityContract,
 ):

@@ -19,7 +19,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from omniorder import Channel, Engine, Geo, InvalidInput, ManualClock, Mode
+from omniorder import (
+    Channel,
+    Condition,
+    Disposition,
+    Engine,
+    Geo,
+    Inspection,
+    InvalidInput,
+    ManualClock,
+    Mode,
+    Order,
+    OrderLine,
+    Ship,
+)
 from omniorder.testing import take_snapshot
 from omniorder.testing.contracts.base import ContractBase
 from omniorder.testing.network import (
@@ -215,7 +228,89 @@ SLOTS: dict[str, tuple[st.SearchStrategy[Any], Call]] = {
         st.one_of(BAD_TEXT, st.just(""), st.just("  ")),
         lambda p, v: p.engine.reject(p.confirmed, {"lamp": 1}, reason=v),
     ),
+    "request_return.order_id": (BAD_IDS, lambda p, v: _return(p, order_id=v)),
+    "request_return.lines": (BAD_LINES, lambda p, v: _return(p, lines=v)),
+    "request_return.line_the_order_lacks": (
+        st.sampled_from(["2", "vase", "x-1"]),
+        lambda p, v: _return(p, lines={v: 1}),
+    ),
+    "request_return.at": (BAD_IDS, lambda p, v: _return(p, at=v)),
+    "request_return.at_without_returns": (st.just(WAREHOUSE), lambda p, v: _return(p, at=v)),
+    "request_return.channel": (BAD_ENUMS, lambda p, v: _return(p, channel=v)),
+    "request_return.reason": (BAD_TEXT, lambda p, v: _return(p, reason=v)),
+    "request_return.exchange_for": (BAD_KEYS, lambda p, v: _return(p, exchange_for=v)),
+    "request_return.key": (BAD_KEYS, lambda p, v: _return(p, key=v)),
+    "request_return.exchange_for_itself": (
+        st.just("o-r"),
+        lambda p, v: _return(p, exchange_for=v),
+    ),
+    "authorize_return.rma_id": (BAD_IDS, lambda p, v: p.engine.authorize_return(v)),
+    "reject_return.reason": (
+        st.one_of(BAD_TEXT, st.just(""), st.just("  ")),
+        lambda p, v: p.engine.reject_return(p.rma, v),
+    ),
+    "receive_return.rma_id": (BAD_IDS, lambda p, v: p.engine.receive_return(v)),
+    "receive_return.conditions": (
+        st.one_of(
+            st.integers(),
+            st.text(max_size=3),
+            st.lists(st.integers(), max_size=2),
+            st.sampled_from(
+                [
+                    {"1": "BROKEN"},
+                    {"1": None},
+                    {"1": []},
+                    {"1": [1]},
+                    {"1": "SELLABLE", "9": "SELLABLE"},
+                    {"": "SELLABLE"},
+                    {1: "SELLABLE"},
+                    {"1": Inspection(Condition.SELLABLE, 2)},
+                    {"1": [Inspection(Condition.SELLABLE, 1), Inspection(Condition.DAMAGED, 1)]},
+                ]
+            ),
+        ),
+        lambda p, v: p.engine.receive_return(p.rma, v),
+    ),
+    "receive_return.key": (BAD_KEYS, lambda p, v: p.engine.receive_return(p.rma, key=v)),
+    "refund_return.rma_id": (BAD_IDS, lambda p, v: p.engine.refund_return(v)),
+    "arrive_return.rma_id": (BAD_IDS, lambda p, v: p.engine.arrive_return(v)),
+    "resolve_quarantine.location": (
+        BAD_IDS,
+        lambda p, v: p.engine.resolve_quarantine(v, "lamp", 1, disposition=Disposition.RESTOCK),
+    ),
+    "resolve_quarantine.sku": (
+        BAD_IDS,
+        lambda p, v: p.engine.resolve_quarantine(STORE_1, v, 1, disposition=Disposition.RESTOCK),
+    ),
+    "resolve_quarantine.quantity": (
+        BAD_QUANTITIES,
+        lambda p, v: p.engine.resolve_quarantine(
+            STORE_1, "lamp", v, disposition=Disposition.RESTOCK
+        ),
+    ),
+    "resolve_quarantine.disposition": (
+        st.one_of(BAD_ENUMS, st.sampled_from([Disposition.QUARANTINE, Disposition.TRANSFER])),
+        lambda p, v: p.engine.resolve_quarantine(STORE_1, "lamp", 1, disposition=v),
+    ),
+    "resolve_quarantine.reason": (
+        BAD_TEXT,
+        lambda p, v: p.engine.resolve_quarantine(
+            STORE_1, "lamp", 1, disposition=Disposition.RESTOCK, reason=v
+        ),
+    ),
 }
+
+
+def _return(p: Populated, **changes: Any) -> object:
+    """``request_return`` of the populated order, with some arguments replaced."""
+    args: dict[str, Any] = {
+        "order_id": p.order_id,
+        "lines": {"1": 1},
+        "at": STORE_1,
+        "channel": Channel.STORE,
+        **changes,
+    }
+    return p.engine.request_return(args.pop("order_id"), args.pop("lines"), **args)
 
 
 @dataclass(frozen=True)
@@ -226,6 +321,8 @@ class Populated:
     held: str
     confirmed: str
     ready: str
+    order_id: str
+    rma: str
 
 
 class BadInputContract(ContractBase):
@@ -233,7 +330,8 @@ class BadInputContract(ContractBase):
 
     @pytest.fixture(scope="class")
     def populated(self) -> Iterator[Populated]:
-        """Stock at two stores, a hold, a confirmed order and a pickup waiting at the counter.
+        """Stock at two stores, a hold, a confirmed order, a pickup waiting at the counter, and a
+        shipped order with one unit authorised for return.
 
         Shared by the whole class: nothing in it may change, which every test asserts.
         """
@@ -247,7 +345,12 @@ class BadInputContract(ContractBase):
         ready = engine.reserve(STORE_1, {"lamp": 2}, channel=Channel.WEB).id
         engine.confirm(ready)
         engine.mark_ready(ready)
-        yield Populated(engine, held, confirmed.id, ready)
+        engine.receive(STORE_2, "vase", 2)
+        line = OrderLine("1", "vase", 2, Decimal("10.00"), Ship(NEAR))
+        (shipped,) = engine.place_order(Order("o-r", Channel.WEB, [line])).reservation_ids
+        engine.ship(shipped)
+        rma = engine.request_return("o-r", {"1": 1}, at=STORE_1, channel=Channel.STORE).id
+        yield Populated(engine, held, confirmed.id, ready, "o-r", rma)
         self.dispose(store)
 
     @pytest.mark.parametrize("slot", sorted(SLOTS))

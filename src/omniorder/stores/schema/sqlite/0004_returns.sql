@@ -1,0 +1,11 @@
+-- omniorder SQLite schema, version 4: return authorisations (RMAs), by id and by order.
+-- Written to be safe to run again (IF NOT EXISTS), like every migration from this one on.
+
+CREATE TABLE IF NOT EXISTS return_authorization (
+    id       TEXT    PRIMARY KEY,
+    order_id TEXT    NOT NULL,
+    version  INTEGER NOT NULL CHECK (version >= 1),
+    body     TEXT    NOT NULL
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS return_by_order ON return_authorization (order_id, id);
