@@ -23,9 +23,9 @@ from omniorder.model import checks
 from omniorder.model.errors import (
     InsufficientStock,
     InvalidInput,
+    InvalidPlan,
     InvalidTransition,
     Shortfall,
-    StoreError,
     UnknownOrder,
 )
 from omniorder.model.events import (
@@ -112,10 +112,7 @@ class Ordering:
         plan = self.engine.solver.solve(problem)
         problems = validate(problem, plan)
         if problems:
-            raise StoreError(
-                f"solver {plan.solver!r} returned an invalid plan for {order.id!r}: "
-                + "; ".join(problems[:5])
-            )
+            raise InvalidPlan(plan.solver, order.id, problems)
         return plan
 
     @staticmethod

@@ -13,6 +13,7 @@
     ├── UnknownOrder (LookupError)
     ├── InsufficientStock                 lists every short line (Shortfall values)
     ├── InvalidTransition                 carries machine, state and command
+    ├── InvalidPlan                       the solver broke validate's rules (a solver bug)
     ├── ReturnNotAllowed
     ├── IdempotencyConflict               names what differs from the first request
     ├── ConcurrencyConflict               another writer won; retry (with the same key)
@@ -27,6 +28,7 @@ from omniorder.model.errors import (
     IdempotencyConflict,
     InsufficientStock,
     InvalidInput,
+    InvalidPlan,
     InvalidTransition,
     MissingCapability,
     OmniOrderError,
@@ -47,6 +49,7 @@ __all__ = [
     "IdempotencyConflict",
     "InsufficientStock",
     "InvalidInput",
+    "InvalidPlan",
     "InvalidTransition",
     "MissingCapability",
     "OmniOrderError",

@@ -88,3 +88,21 @@ def test_optimal_solver_without_highspy_names_the_extra(monkeypatch: pytest.Monk
     monkeypatch.setitem(sys.modules, "highspy", None)  # as if it were not installed
     with pytest.raises(ImportError, match=r'pip install "omniorder\[optimal\]"'):
         OptimalSolver()
+
+
+@given(ost.problems())
+def test_explain_calls_a_cheaper_source_a_heuristic_passed_over_missed_never_costlier(
+    problem: AllocationProblem,
+) -> None:
+    plan = PrioritySolver().solve(problem)  # by priority, not cost: it misses cheaper sources
+    for order in problem.orders:
+        for explanation in plan.explain(order.id):
+            for c in explanation.candidates:
+                if c.verdict is Verdict.COSTLIER:
+                    assert c.extra_cost is not None
+                    assert c.extra_cost >= 0
+                    assert c.detail.startswith("costlier by ")
+                elif c.verdict is Verdict.MISSED:
+                    assert c.extra_cost is not None
+                    assert c.extra_cost < 0
+                    assert c.detail.startswith("cheaper by ")

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CandidateView", "LineExplanation", "Verdict", "explain"]
 
+_CENT = Decimal("0.01")
+
 
 class Verdict(StrEnum):
     """What happened to one candidate location for one line."""
@@ -28,6 +30,8 @@ class Verdict(StrEnum):
     CAPACITY_USED = "capacity used up"
     SPLIT_LIMIT = "split limit"
     COSTLIER = "costlier"
+    MISSED = "cheaper, missed"
+    """It would have served the line for less: the heuristic missed it (``extra_cost`` < 0)."""
 
 
 @attrs.frozen
@@ -37,10 +41,10 @@ class CandidateView:
     Attributes:
         location: the candidate.
         verdict: taken, or why it was passed over.
-        units: units taken (TAKEN), or units it could still have given (COSTLIER).
-        detail: the reason in words.
-        extra_cost: for COSTLIER, how much more serving the line from here would cost
-            (negative: it would have been cheaper and the solver missed it).
+        units: units taken (TAKEN), or units it could still have given (COSTLIER, MISSED).
+        detail: the reason in words (amounts rounded to the cent).
+        extra_cost: for COSTLIER, how much more serving the line from here would cost; for
+            MISSED, a negative amount: it would have been cheaper and the solver missed it.
     """
 
     location: str
@@ -198,8 +202,9 @@ def _verdict(
         (u.quantity for u in plan.unallocated if (u.order_id, u.line_id) == (order.id, line.id)), 0
     )
     extra = alternative - current - short * problem.cost.unfilled_penalty
+    verdict = Verdict.COSTLIER if extra >= 0 else Verdict.MISSED
     word = "costlier" if extra >= 0 else "cheaper"
-    detail = f"{word} by {abs(extra)} for {units} of {line.quantity}"
+    detail = f"{word} by {abs(extra).quantize(_CENT)} for {units} of {line.quantity}"
     if short and extra < 0:
         detail += " (the solver left the line short)"
-    return CandidateView(location_id, Verdict.COSTLIER, units, detail, extra)
+    return CandidateView(location_id, verdict, units, detail, extra)

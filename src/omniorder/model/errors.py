@@ -22,6 +22,7 @@ __all__ = [
     "IdempotencyConflict",
     "InsufficientStock",
     "InvalidInput",
+    "InvalidPlan",
     "InvalidTransition",
     "MissingCapability",
     "OmniOrderError",
@@ -246,6 +247,26 @@ class InvalidTransition(OmniOrderError):
         self.command = command
         self.subject = subject
         self.reason = reason
+
+
+class InvalidPlan(OmniOrderError):
+    """The engine's solver returned a plan that breaks the rules of ``validate``; nothing was
+    written. A bug in the solver, not in the caller's input or the store.
+
+    Attributes:
+        solver: the solver's name.
+        order_id: the order it was sourcing.
+        problems: what ``validate`` found wrong.
+    """
+
+    def __init__(self, solver: str, order_id: str, problems: list[str]) -> None:
+        super().__init__(
+            f"solver {solver!r} returned an invalid plan for {order_id!r}: "
+            + "; ".join(problems[:5])
+        )
+        self.solver = solver
+        self.order_id = order_id
+        self.problems = problems
 
 
 class ReturnNotAllowed(OmniOrderError):

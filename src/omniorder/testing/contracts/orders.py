@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import attrs
 import pytest
 
-from omniorder.allocation import PrioritySolver
+from omniorder.allocation import AllocationPlan, AllocationProblem, PrioritySolver
 from omniorder.engine import Engine
 from omniorder.model.clock import ManualClock
 from omniorder.model.errors import (
     InsufficientStock,
     InvalidInput,
+    InvalidPlan,
     InvalidTransition,
     UnknownLocation,
     UnknownOrder,
@@ -68,8 +70,31 @@ def _warehouses(*names: str) -> Network:
     )
 
 
+class _OverfillingSolver:
+    """A broken solver: it sources every unit twice."""
+
+    name = "overfilling"
+
+    def solve(self, problem: AllocationProblem) -> AllocationPlan:
+        plan = PrioritySolver().solve(problem)
+        return attrs.evolve(plan, assignments=plan.assignments * 2, solver=self.name)
+
+
 class OrdersContract(ContractBase):
     """Orders: quote, hold, place, backorder, re-source after a short pick."""
+
+    def test_a_solver_that_returns_an_invalid_plan_is_refused_and_nothing_is_written(
+        self, store: Store, clock: ManualClock
+    ) -> None:
+        engine = self.engine_on(store, clock, solver=_OverfillingSolver())
+        engine.receive(WAREHOUSE, "lamp", 5)
+        before = take_snapshot(engine.store)
+        for command in (engine.place_order, engine.hold_order):
+            with pytest.raises(InvalidPlan) as refused:
+                command(shipped("o-1", ("lamp", 2)))
+            assert (refused.value.solver, refused.value.order_id) == ("overfilling", "o-1")
+            assert refused.value.problems
+            assert take_snapshot(engine.store) == before
 
     def test_a_quote_shows_the_plan_and_writes_nothing(self, engine: Engine) -> None:
         engine.receive(WAREHOUSE, "lamp", 3)
