@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from omniorder import Engine, SQLiteStore
+from omniorder import Channel, Engine, Event, SQLiteStore
 from omniorder.cli import main
 from omniorder.demo import demo_network
 from omniorder.model import RESERVATION_TABLE
+from omniorder.model.returns import RETURN_TABLE
+from omniorder.serialization import converter
 
 ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = ["demo", "simulate", "verify", "events", "diagram"]
 
 
 def test_the_demo_tells_the_lost_sofa_story_on_sqlite(
@@ -75,7 +80,7 @@ def test_bad_arguments_print_one_line_and_exit_2(
 
 
 def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
-    for argv in (["--help"], ["demo", "--help"]):
+    for argv in (["--help"], *([name, "--help"] for name in COMMANDS)):
         with pytest.raises(SystemExit) as exited:
             main(argv)
         assert exited.value.code == 0
@@ -95,3 +100,108 @@ def test_the_readme_gives_the_two_commands_and_ci_runs_the_second() -> None:
     assert commands[0] == "pip install -e . && python -m omniorder demo"
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
     assert ci == commands[1]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["simulate", "--days", "0"],
+        ["simulate", "--days", "two"],
+        ["simulate", "--store", "oracle"],
+        ["simulate", "--store", "postgres"],
+        ["simulate", "--store", "memory", "--db", "x.sqlite3"],
+        ["verify"],
+        ["verify", "--db", "/nonexistent/omniorder.sqlite3"],
+        ["events", "--db", "/nonexistent/omniorder.sqlite3"],
+        ["events", "--db", "x.sqlite3", "--after", "-1"],
+        ["diagram", "--table", "order"],
+    ],
+)
+def test_each_command_refuses_bad_arguments_in_one_line(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("omniorder")
+
+
+@pytest.fixture
+def story(tmp_path: Path) -> Path:
+    """A database with the demo's story in it."""
+    db = tmp_path / "story.sqlite3"
+    assert main(["demo", "--db", str(db)]) == 0
+    return db
+
+
+def test_verify_says_a_healthy_database_is_clean(
+    story: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["verify", "--db", str(story)]) == 0
+    assert "clean" in capsys.readouterr().out
+
+
+def test_verify_exits_1_and_lists_what_disagrees_with_the_ledger(
+    story: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with sqlite3.connect(story) as conn:  # a counter changed behind the engine's back
+        conn.execute("UPDATE position SET on_hand = on_hand + 3 WHERE location = 'camden'")
+    capsys.readouterr()
+    assert main(["verify", "--db", str(story)]) == 1
+    out = capsys.readouterr().out
+    assert "ledger: on_hand of" in out
+    assert "discrepancies" in out
+
+
+def test_events_prints_json_lines_the_converter_reads_back(
+    story: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["events", "--db", str(story), "--after", "5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    events = [converter.structure(json.loads(line), Event) for line in lines]
+    assert [e.seq for e in events] == [6, 7, 8]
+
+
+def test_diagram_prints_every_state_table_from_the_tables_themselves(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["diagram"]) == 0
+    out = capsys.readouterr().out
+    assert RESERVATION_TABLE.mermaid() in out
+    assert RETURN_TABLE.mermaid() in out
+    assert main(["diagram", "--table", "return"]) == 0
+    assert RESERVATION_TABLE.mermaid() not in capsys.readouterr().out
+
+
+def test_simulate_is_reproducible_and_ends_with_the_kpi_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["simulate", "--days", "2", "--stores", "3", "--skus", "10", "--seed", "5"]
+    assert main([*args, "--store", "memory"]) == 0
+    first = capsys.readouterr().out
+    db = tmp_path / "sim.sqlite3"
+    assert main([*args, "--db", str(db), "--plot", str(tmp_path / "kpis.png")]) == 0
+    second = capsys.readouterr().out
+    assert "Omnichannel KPIs" in first
+    for channel in Channel:
+        assert channel.value in first.split("Omnichannel KPIs")[1]
+    # the same seed gives the same run, on another store
+    assert (
+        first.split("commands")[0].splitlines()[-1] == second.split("commands")[0].splitlines()[-1]
+    )
+    assert (
+        first.split("Omnichannel KPIs")[1]
+        == second.split("Omnichannel KPIs")[1].split("charts:")[0].rstrip() + "\n"
+    )
+    assert (tmp_path / "kpis.png").stat().st_size > 0
+    assert main(["verify", "--db", str(db)]) == 0
+
+
+def test_simulate_refuses_a_database_that_already_has_data(story: Path) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["simulate", "--db", str(story)])
+    assert exited.value.code == 2

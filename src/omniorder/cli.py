@@ -1,7 +1,11 @@
 """The command line: ``omniorder`` (or ``python -m omniorder``).
 
-Commands: ``demo`` tells the lost-sofa story against a real engine on a SQLite file. Every
-command has ``--help``; bad arguments print one clear line and exit with status 2.
+Commands: ``demo`` tells the lost-sofa story against a real engine on a SQLite file;
+``simulate`` plays reproducible days of omnichannel trade and prints the KPIs; ``verify`` checks
+a database's ledger; ``events`` prints its events as JSON lines; ``diagram`` prints every state
+table as Mermaid. Every command has ``--help``; bad arguments print one clear line and exit with
+status 2. Tables and progress use ``rich`` when the ``cli`` extra is installed, plain text
+otherwise.
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
+from omniorder._cli import diagram, records, simulate
+from omniorder._cli.output import fail
 from omniorder.demo import CHANNEL_NAMES, Step, run_demo
 from omniorder.stores.sqlite import SQLiteStore
 
@@ -46,7 +51,7 @@ def _demo(args: argparse.Namespace) -> int:
     if path is None:
         path = Path(tempfile.mkdtemp(prefix="omniorder-demo-")) / "demo.sqlite3"
     elif path.exists() and path.stat().st_size > 0:
-        _fail(f"demo tells its story on a new database; {path} already exists")
+        fail(f"demo tells its story on a new database; {path} already exists")
     print("omniorder demo: the lost sofa that cannot be lost")
     print(f"store: SQLite database {path}\n")
     steps: list[Step] = []
@@ -60,11 +65,6 @@ def _demo(args: argparse.Namespace) -> int:
     print("\n".join(_summary(steps)))
     print(f"\nThe ledger, reservations and events are in {path}.")
     return 0
-
-
-def _fail(message: str) -> NoReturn:
-    print(f"omniorder: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -93,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the SQLite file to create for the story (default: a new temporary file)",
     )
     demo.set_defaults(run=_demo)
+    simulate.add_parser(commands)
+    records.add_parsers(commands)
+    diagram.add_parser(commands)
     return parser
 
 

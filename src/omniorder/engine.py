@@ -62,7 +62,7 @@ from omniorder.model.values import Capability, Channel, Geo, Mode, lines_of
 from omniorder.stores.base import Store, UnitOfWork
 from omniorder.stores.memory import InMemoryStore
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "verify_store"]
 
 R = TypeVar("R")
 
@@ -77,6 +77,23 @@ _BACKOFF_CAP = 0.25
 
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def verify_store(store: Store) -> list[Discrepancy]:
+    """What :meth:`Engine.verify` reports, read from ``store`` alone (no network needed).
+
+    Returns:
+        Every discrepancy between the positions, the ledger, the live reservations, the returns
+        in transit and the event numbering; empty when the store is healthy (promise 2).
+    """
+    with store.unit_of_work(read_only=True) as uow:
+        return audit(
+            uow.positions(),
+            uow.movements(),
+            uow.reservations(states=OPEN_STATES),
+            [e.seq for e in uow.events()],
+            uow.returns(),
+        )
 
 
 class Engine:
@@ -453,16 +470,7 @@ class Engine:
             Every discrepancy found; an empty list when the store is healthy (promise 2).
         """
 
-        def read(uow: UnitOfWork, _: datetime) -> list[Discrepancy]:
-            return audit(
-                uow.positions(),
-                uow.movements(),
-                uow.reservations(states=OPEN_STATES),
-                [e.seq for e in uow.events()],
-                uow.returns(),
-            )
-
-        return self._read(read)
+        return verify_store(self.store)
 
     # -- selling and holding -------------------------------------------------------------------
 
