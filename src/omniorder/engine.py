@@ -19,9 +19,11 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from omniorder._fulfilment import Fulfilment
+from omniorder._holds import Holds
 from omniorder._idempotency import Claim
 from omniorder._ordering import Ordering
 from omniorder._returns import Returns
+from omniorder._stock import Stock
 from omniorder._work import Work, effective_positions
 from omniorder.allocation.local import default_solver
 from omniorder.allocation.plan import AllocationPlan
@@ -37,28 +39,18 @@ from omniorder.model.errors import (
     InvalidInput,
     Shortfall,
     UnknownReservation,
-    WrongLocation,
 )
 from omniorder.model.events import (
     Event,
-    ReservationConfirmed,
-    ReservationExtended,
-    ReservationHeld,
-    ReservationReady,
-    ReservationReleased,
-    SafetyStockSet,
-    StockAdjusted,
-    StockReceived,
-    StockSold,
 )
 from omniorder.model.network import Network
 from omniorder.model.order import Order, OrderView
 from omniorder.model.policy import Policy
-from omniorder.model.position import MovementKind, Position
-from omniorder.model.reservation import OPEN_STATES, Reservation, ReservationState
+from omniorder.model.position import Position
+from omniorder.model.reservation import OPEN_STATES, Reservation
 from omniorder.model.returns import Conditions, Disposition, ReturnAuthorization
 from omniorder.model.sale import Sale
-from omniorder.model.values import Capability, Channel, Geo, Mode, lines_of
+from omniorder.model.values import Channel, Geo, Mode
 from omniorder.stores.base import Store, UnitOfWork
 from omniorder.stores.memory import InMemoryStore
 
@@ -68,7 +60,6 @@ R = TypeVar("R")
 
 logger = logging.getLogger(__name__)
 
-_MODE_NEEDS = {Mode.PICKUP: Capability.PICKUP, Mode.SHIP: Capability.SHIP}
 _BACKOFF = 0.005
 """Seconds before the first retry of a command that lost a race (doubling, jittered)."""
 _BACKOFF_CAP = 0.25
@@ -148,6 +139,8 @@ class Engine:
         self._jitter = random.Random()
         self._ordering = Ordering(self)
         self._fulfilment = Fulfilment(self)
+        self._stock = Stock(self)
+        self._holds = Holds(self)
         self._returns = Returns(self)
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -275,24 +268,7 @@ class Engine:
             UnknownLocation: no such location.
             InvalidInput: a bad sku or quantity, or an on-hand that would overflow.
         """
-        self.network.location(location)
-        checks.identifier(sku, "sku")
-        checks.positive(quantity)
-
-        def work(w: Work) -> Position:
-            current = w.positions([(location, sku)])[(location, sku)]
-            if current.on_hand + quantity > checks.MAX_QUANTITY:
-                raise InvalidInput(
-                    f"receiving {quantity} would take on_hand above {checks.MAX_QUANTITY}",
-                    field="quantity",
-                    value=quantity,
-                )
-            after = w.move(location, sku, MovementKind.RECEIVED, quantity, "receive")
-            w.emit(StockReceived(at=w.now, location=location, sku=sku, quantity=quantity))
-            return after
-
-        request = {"location": location, "sku": sku, "quantity": quantity}
-        return self._run("receive", request, key, Position, work)
+        return self._stock.receive(location, sku, quantity, key=key)
 
     def adjust(
         self,
@@ -314,45 +290,7 @@ class Engine:
             InvalidInput: neither or both of ``to`` and ``delta``, a bad value, an empty reason.
             InsufficientStock: the change would take on-hand below reserved + committed.
         """
-        self.network.location(location)
-        checks.identifier(sku, "sku")
-        if (to is None) == (delta is None):
-            raise InvalidInput("adjust takes exactly one of to= or delta=", field="to", value=to)
-        if to is not None:
-            checks.non_negative(to, "to")
-        if delta is not None:
-            checks.signed(delta, "delta")
-        checks.text(reason, "reason", required=True)
-
-        def work(w: Work) -> Position:
-            current = w.positions([(location, sku)])[(location, sku)]
-            change = to - current.on_hand if to is not None else delta
-            assert change is not None
-            if change == 0:
-                return current
-            if current.on_hand + change > checks.MAX_QUANTITY:
-                raise InvalidInput(
-                    f"adjusting by {change} would take on_hand above {checks.MAX_QUANTITY}",
-                    field="delta",
-                    value=change,
-                )
-            if current.free + change < 0:
-                raise InsufficientStock([Shortfall(sku, location, -change, current.free)])
-            after = w.move(location, sku, MovementKind.ADJUSTED, change, f"adjust: {reason}")
-            w.emit(
-                StockAdjusted(
-                    at=w.now,
-                    location=location,
-                    sku=sku,
-                    delta=change,
-                    on_hand=after.on_hand,
-                    reason=reason,
-                )
-            )
-            return after
-
-        request = {"location": location, "sku": sku, "to": to, "delta": delta, "reason": reason}
-        return self._run("adjust", request, key, Position, work)
+        return self._stock.adjust(location, sku, to=to, delta=delta, reason=reason, key=key)
 
     def set_safety_stock(
         self, location: str, sku: str, quantity: int, *, key: str | None = None
@@ -365,21 +303,7 @@ class Engine:
             UnknownLocation: no such location.
             InvalidInput: a bad sku or a negative quantity.
         """
-        self.network.location(location)
-        checks.identifier(sku, "sku")
-        checks.non_negative(quantity)
-
-        def work(w: Work) -> Position:
-            current = w.positions([(location, sku)])[(location, sku)]
-            change = quantity - current.safety_stock
-            if change == 0:
-                return current
-            after = w.move(location, sku, MovementKind.SAFETY_STOCK_SET, change, "safety stock")
-            w.emit(SafetyStockSet(at=w.now, location=location, sku=sku, quantity=quantity))
-            return after
-
-        request = {"location": location, "sku": sku, "quantity": quantity}
-        return self._run("set_safety_stock", request, key, Position, work)
+        return self._stock.set_safety_stock(location, sku, quantity, key=key)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -493,27 +417,7 @@ class Engine:
             InvalidInput: bad lines or channel.
             InsufficientStock: every line that cannot be sold, with what is available.
         """
-        self.network.require(location, Capability.SELL, "sell")
-        wanted = self._lines(lines)
-        seen_by = self._channel(channel)
-
-        def work(w: Work) -> Sale:
-            keys = {(location, sku): units for sku, units in wanted.items()}
-            positions = w.positions(keys)
-            self._short(positions, keys, seen_by)
-            sale = Sale(self._ids("sale"), location, seen_by, lines_of(wanted), w.now)
-            for sku, units in wanted.items():
-                buffer = positions[(location, sku)].buffer(seen_by)
-                w.move(location, sku, MovementKind.SOLD, units, sale.id, keep=buffer)
-            w.emit(
-                StockSold(
-                    at=w.now, sale_id=sale.id, location=location, channel=seen_by, lines=sale.lines
-                )
-            )
-            return sale
-
-        request = {"location": location, "lines": wanted, "channel": seen_by}
-        return self._run("sell", request, key, Sale, work)
+        return self._stock.sell(location, lines, channel=channel, key=key)
 
     def reserve(
         self,
@@ -546,65 +450,16 @@ class Engine:
                 above the policy maximum.
             InsufficientStock: every short line, with what is available to ``channel``.
         """
-        seen_by = self._channel(channel)
-        how = checks.check_enum(Mode, mode, "mode")
-        needs = _MODE_NEEDS.get(how)
-        if needs is None:
-            self.network.location(location)
-        else:
-            self.network.require(location, needs, f"a {how.value} reservation")
-        wanted = self._lines(lines)
-        if ttl is not None:
-            checks.positive_duration(ttl, "ttl", maximum=self.policy.max_hold_ttl)
-        if order_id is not None:
-            checks.identifier(order_id, "order_id")
-        self._check_destination(location, how, destination)
-        lifetime = self.policy.ttl_for(seen_by) if ttl is None else ttl
-
-        def work(w: Work) -> Reservation:
-            keys = {(location, sku): units for sku, units in wanted.items()}
-            positions = w.positions(keys)
-            self._short(positions, keys, seen_by)
-            held, changes = Reservation.hold(
-                id=self._ids("res"),
-                location=location,
-                quantities=wanted,
-                channel=seen_by,
-                mode=how,
-                now=w.now,
-                expires_at=w.now + lifetime,
-                order_id=order_id,
-                destination=destination,
-            )
-            for kind, sku, units in changes:
-                buffer = positions[(location, sku)].buffer(seen_by)
-                w.move(location, sku, kind, units, held.id, keep=buffer)
-            w.uow.add_reservation(held)
-            assert held.expires_at is not None
-            w.emit(
-                ReservationHeld(
-                    at=w.now,
-                    reservation_id=held.id,
-                    location=location,
-                    channel=seen_by,
-                    order_id=order_id,
-                    mode=how,
-                    lines=lines_of(wanted),
-                    expires_at=held.expires_at,
-                )
-            )
-            return held
-
-        request = {
-            "location": location,
-            "lines": wanted,
-            "channel": seen_by,
-            "ttl": ttl,
-            "mode": how,
-            "order_id": order_id,
-            "destination": destination,
-        }
-        return self._run("reserve", request, key, Reservation, work)
+        return self._holds.reserve(
+            location,
+            lines,
+            channel=channel,
+            ttl=ttl,
+            mode=mode,
+            order_id=order_id,
+            destination=destination,
+            key=key,
+        )
 
     # -- the reservation lifecycle ---------------------------------------------------------------
 
@@ -633,24 +488,7 @@ class Engine:
             InvalidTransition: not HELD, or already past its expiry.
             InvalidInput: a ttl that is not positive or above the policy maximum.
         """
-        checks.positive_duration(ttl, "ttl", maximum=self.policy.max_hold_ttl)
-
-        def change(w: Work, r: Reservation) -> Reservation:
-            extended = w.save(r.extend(w.now, w.now + ttl))
-            assert extended.expires_at is not None
-            w.emit(
-                ReservationExtended(
-                    at=w.now,
-                    reservation_id=r.id,
-                    location=r.location,
-                    channel=r.channel,
-                    order_id=r.order_id,
-                    expires_at=extended.expires_at,
-                )
-            )
-            return extended
-
-        return self._lifecycle("extend", reservation_id, key, change, ttl=ttl)
+        return self._holds.extend(reservation_id, ttl, key=key)
 
     def confirm(self, reservation_id: str, *, key: str | None = None) -> Reservation:
         """HELD -> CONFIRMED: the held units are sold to this customer (committed).
@@ -659,23 +497,7 @@ class Engine:
             UnknownReservation: no such reservation.
             InvalidTransition: not HELD, or the hold has expired (even if no sweep has run).
         """
-
-        def change(w: Work, r: Reservation) -> Reservation:
-            confirmed, changes = r.confirm(w.now)
-            w.apply(confirmed, changes)
-            w.emit(
-                ReservationConfirmed(
-                    at=w.now,
-                    reservation_id=r.id,
-                    location=r.location,
-                    channel=r.channel,
-                    order_id=r.order_id,
-                    lines=lines_of(r.open_quantities),
-                )
-            )
-            return w.save(confirmed)
-
-        return self._lifecycle("confirm", reservation_id, key, change)
+        return self._holds.confirm(reservation_id, key=key)
 
     def mark_ready(
         self,
@@ -695,31 +517,7 @@ class Engine:
             InvalidTransition: not CONFIRMED, or not a PICKUP reservation.
             InvalidInput: a window that is not positive or above the policy maximum.
         """
-        if pickup_window is not None:
-            checks.positive_duration(
-                pickup_window, "pickup_window", maximum=self.policy.max_pickup_window
-            )
-        window = self.policy.pickup_window if pickup_window is None else pickup_window
-
-        def change(w: Work, r: Reservation) -> Reservation:
-            ready = w.save(r.mark_ready(w.now, w.now + window))
-            assert ready.expires_at is not None
-            w.emit(
-                ReservationReady(
-                    at=w.now,
-                    reservation_id=r.id,
-                    location=r.location,
-                    channel=r.channel,
-                    order_id=r.order_id,
-                    pickup_deadline=ready.expires_at,
-                    lines=lines_of(r.open_quantities),
-                )
-            )
-            return ready
-
-        return self._lifecycle(
-            "mark_ready", reservation_id, key, change, pickup_window=pickup_window
-        )
+        return self._holds.mark_ready(reservation_id, pickup_window=pickup_window, key=key)
 
     def collect(
         self,
@@ -745,18 +543,7 @@ class Engine:
             WrongLocation: ``at`` is another store than the one where it waits.
             InvalidInput: bad lines, a sku not in the reservation, or more than it holds.
         """
-        taken = None if lines is None else self._lines(lines)
-        if at is not None:
-            self.network.location(at)
-
-        def change(w: Work, r: Reservation) -> Reservation:
-            collected, changes = r.collect(w.now, taken)  # the state's refusal comes first
-            if at is not None and at != r.location:
-                raise WrongLocation(r.id, r.location, at)
-            w.apply(collected, changes)
-            return self._fulfilment.fulfilled(w, r, collected)
-
-        return self._lifecycle("collect", reservation_id, key, change, lines=taken, at=at)
+        return self._holds.collect(reservation_id, lines, at=at, key=key)
 
     def ship(self, reservation_id: str, *, key: str | None = None) -> Reservation:
         """A SHIP reservation's parcel has left (CONFIRMED -> FULFILLED); a TRANSFER has been
@@ -818,26 +605,7 @@ class Engine:
                 is EXPIRED).
             InvalidInput: a reason that is not a printable string.
         """
-        checks.text(reason, "reason")
-
-        def change(w: Work, r: Reservation) -> Reservation:
-            released, changes = r.release(w.now)
-            w.apply(released, changes)
-            w.emit(
-                ReservationReleased(
-                    at=w.now,
-                    reservation_id=r.id,
-                    location=r.location,
-                    channel=r.channel,
-                    order_id=r.order_id,
-                    previous=r.state,
-                    lines=lines_of(r.open_quantities),
-                    reason=reason,
-                )
-            )
-            return w.save(released)
-
-        return self._lifecycle("release", reservation_id, key, change, reason=reason)
+        return self._holds.release(reservation_id, reason=reason, key=key)
 
     def expire_due(self, *, key: str | None = None) -> list[Reservation]:
         """Expire every hold past its expiry and every READY pickup past its deadline.
@@ -848,17 +616,7 @@ class Engine:
         Returns:
             The reservations expired now, by (deadline, id).
         """
-
-        def work(w: Work) -> list[Reservation]:
-            due = w.uow.due_reservations(
-                w.now,
-                states=(ReservationState.HELD, ReservationState.READY),
-                for_update=True,
-                skip_locked=True,
-            )
-            return [w.expire(r) for r in due]
-
-        return self._run("expire_due", {}, key, list[Reservation], work)
+        return self._holds.expire_due(key=key)
 
     # -- orders ----------------------------------------------------------------------------------
 

@@ -5,24 +5,31 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
 from omniorder import (
     Channel,
     Engine,
+    Geo,
     InsufficientStock,
     InvalidTransition,
     ManualClock,
     Mode,
+    Order,
+    OrderLine,
     ReservationState,
+    ReturnNotAllowed,
+    Ship,
 )
 from omniorder.stores.base import Store
 from omniorder.testing import invariants
 from omniorder.testing.contracts.base import ContractBase
-from omniorder.testing.network import START, STORE_1, STORE_2, sample_network
+from omniorder.testing.network import START, STORE_1, STORE_2, WAREHOUSE, sample_network
 
 THREADS = 8
+HOME = Geo(51.5, -0.1)
 
 
 def _race(work: list[object]) -> None:
@@ -119,3 +126,28 @@ class ConcurrencyContract(ContractBase):
         clock.advance(timedelta(hours=1))
         engine.expire_due()
         invariants.all_state_promises(engine, ["a", "b", "c"])
+
+    def test_eight_stores_taking_back_one_order_at_once_never_take_more_than_was_fulfilled(
+        self, store: Store
+    ) -> None:
+        engine = Engine(sample_network(), store=store, clock=ManualClock(START))
+        engine.receive(WAREHOUSE, "lamp", 3)
+        order = Order("o-1", Channel.WEB, [OrderLine("1", "lamp", 3, Decimal("10"), Ship(HOME))])
+        for rid in engine.place_order(order).reservation_ids:
+            engine.ship(rid)
+        outcomes: Counter[str] = Counter()
+        lock = threading.Lock()
+
+        def counter_clerk(at: str) -> None:
+            for _ in range(2):
+                try:
+                    engine.request_return("o-1", {"1": 1}, at=at, channel=Channel.STORE)
+                    with lock:
+                        outcomes["authorised"] += 1
+                except ReturnNotAllowed:
+                    with lock:
+                        outcomes["refused"] += 1
+
+        _race([lambda at=at: counter_clerk(at) for at in [STORE_1, STORE_2] * (THREADS // 2)])
+        assert outcomes == {"authorised": 3, "refused": THREADS * 2 - 3}
+        invariants.promise_8_returns(engine)
