@@ -8,24 +8,15 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Final, TypeVar
 
-from omniorder.model.events import Event
-from omniorder.model.order import OrderRecord
 from omniorder.model.position import Movement, MovementKind
-from omniorder.model.reservation import Reservation, ReservationState
-from omniorder.model.returns import ReturnAuthorization
-from omniorder.serialization import converter
+from omniorder.model.reservation import ReservationState
+from omniorder.serialization import structure, to_json
 
 __all__ = [
     "EXPIRING",
     "chunks",
-    "dump_event",
-    "dump_order",
-    "dump_reservation",
-    "dump_return",
-    "load_event",
-    "load_order",
-    "load_reservation",
-    "load_return",
+    "dump",
+    "load",
     "micros",
     "migrations",
     "movement_from_row",
@@ -44,52 +35,14 @@ def micros(moment: datetime) -> int:
     return (moment - EPOCH) // timedelta(microseconds=1)
 
 
-def dump_reservation(reservation: Reservation) -> str:
-    """A reservation as its JSON body."""
-    return json.dumps(converter.unstructure(reservation), ensure_ascii=False)
+def dump(value: object) -> str:
+    """A stored value (reservation, order record, return, event) as its JSON body."""
+    return to_json(value)
 
 
-def load_reservation(body: str | dict[str, object]) -> Reservation:
-    """A reservation from its JSON body (text, or already decoded by the driver)."""
-    data = json.loads(body) if isinstance(body, str) else body
-    found: Reservation = converter.structure(data, Reservation)
-    return found
-
-
-def dump_order(record: OrderRecord) -> str:
-    """An order record as its JSON body."""
-    return json.dumps(converter.unstructure(record), ensure_ascii=False)
-
-
-def load_order(body: str | dict[str, object]) -> OrderRecord:
-    """An order record from its JSON body."""
-    data = json.loads(body) if isinstance(body, str) else body
-    found: OrderRecord = converter.structure(data, OrderRecord)
-    return found
-
-
-def dump_return(rma: ReturnAuthorization) -> str:
-    """A return authorisation as its JSON body."""
-    return json.dumps(converter.unstructure(rma), ensure_ascii=False)
-
-
-def load_return(body: str | dict[str, object]) -> ReturnAuthorization:
-    """A return authorisation from its JSON body."""
-    data = json.loads(body) if isinstance(body, str) else body
-    found: ReturnAuthorization = converter.structure(data, ReturnAuthorization)
-    return found
-
-
-def dump_event(event: Event) -> str:
-    """An event as its tagged JSON body."""
-    return json.dumps(converter.unstructure(event), ensure_ascii=False)
-
-
-def load_event(body: str | dict[str, object]) -> Event:
-    """An event from its tagged JSON body."""
-    data = json.loads(body) if isinstance(body, str) else body
-    found: Event = converter.structure(data, Event)
-    return found
+def load(body: str | dict[str, object], cls: type[T]) -> T:
+    """A ``cls`` from its JSON body (text, or already decoded by the driver, as JSONB is)."""
+    return structure(json.loads(body) if isinstance(body, str) else body, cls)
 
 
 def movement_from_row(row: Sequence[object]) -> Movement:

@@ -52,14 +52,8 @@ from omniorder.model.reservation import Reservation, ReservationState
 from omniorder.model.returns import ReturnAuthorization
 from omniorder.stores._sql import (
     EXPIRING,
-    dump_event,
-    dump_order,
-    dump_reservation,
-    dump_return,
-    load_event,
-    load_order,
-    load_reservation,
-    load_return,
+    dump,
+    load,
     micros,
     migrations,
     movement_from_row,
@@ -242,7 +236,7 @@ class _PgUnitOfWork:
                 reservation.state.value,
                 expires,
                 reservation.version,
-                _jsonb(dump_reservation(reservation)),
+                _jsonb(dump(reservation)),
             ),
         )
         with self._c.cursor() as cur:
@@ -257,7 +251,7 @@ class _PgUnitOfWork:
             self._writable()
             query += " FOR UPDATE"
         row = self._c.execute(query, (reservation_id,)).fetchone()
-        return None if row is None else load_reservation(row[0])
+        return None if row is None else load(row[0], Reservation)
 
     def update_reservation(self, reservation: Reservation) -> None:
         self._writable()
@@ -269,7 +263,7 @@ class _PgUnitOfWork:
                 reservation.state.value,
                 expires,
                 reservation.version,
-                _jsonb(dump_reservation(reservation)),
+                _jsonb(dump(reservation)),
                 reservation.id,
                 reservation.version - 1,
             ),
@@ -287,7 +281,7 @@ class _PgUnitOfWork:
                 "SELECT body FROM reservation WHERE state = ANY(%s) ORDER BY id",
                 ([s.value for s in states],),
             )
-        return [load_reservation(row[0]) for row in rows]
+        return [load(row[0], Reservation) for row in rows]
 
     def due_reservations(
         self,
@@ -318,7 +312,7 @@ class _PgUnitOfWork:
             self._writable()
             query += " FOR UPDATE SKIP LOCKED" if skip_locked else " FOR UPDATE"
         rows = self._c.execute(query, params)
-        found = [load_reservation(row[0]) for row in rows]
+        found = [load(row[0], Reservation) for row in rows]
         return [r for r in found if r.state.value in wanted]
 
     # -- orders ------------------------------------------------------------------------------
@@ -326,7 +320,7 @@ class _PgUnitOfWork:
         self._writable()
         self._c.execute(
             "INSERT INTO order_record (id, version, body) VALUES (%s, %s, %s)",
-            (record.id, record.version, _jsonb(dump_order(record))),
+            (record.id, record.version, _jsonb(dump(record))),
         )
 
     def order(self, order_id: str, *, for_update: bool = False) -> OrderRecord | None:
@@ -335,20 +329,20 @@ class _PgUnitOfWork:
             self._writable()
             query += " FOR UPDATE"
         row = self._c.execute(query, (order_id,)).fetchone()
-        return None if row is None else load_order(row[0])
+        return None if row is None else load(row[0], OrderRecord)
 
     def update_order(self, record: OrderRecord) -> None:
         self._writable()
         changed = self._c.execute(
             "UPDATE order_record SET version = %s, body = %s WHERE id = %s AND version = %s",
-            (record.version, _jsonb(dump_order(record)), record.id, record.version - 1),
+            (record.version, _jsonb(dump(record)), record.id, record.version - 1),
         ).rowcount
         if changed != 1:
             raise ConcurrencyConflict(f"order {record.id!r} changed meanwhile")
 
     def orders(self) -> list[OrderRecord]:
         rows = self._c.execute("SELECT body FROM order_record ORDER BY id")
-        return [load_order(row[0]) for row in rows]
+        return [load(row[0], OrderRecord) for row in rows]
 
     # -- returns -----------------------------------------------------------------------------
     def add_return(self, rma: ReturnAuthorization) -> None:
@@ -356,7 +350,7 @@ class _PgUnitOfWork:
         self._c.execute(
             "INSERT INTO return_authorization (id, order_id, version, body) "
             "VALUES (%s, %s, %s, %s)",
-            (rma.id, rma.order_id, rma.version, _jsonb(dump_return(rma))),
+            (rma.id, rma.order_id, rma.version, _jsonb(dump(rma))),
         )
 
     def return_authorization(
@@ -367,14 +361,14 @@ class _PgUnitOfWork:
             self._writable()
             query += " FOR UPDATE"
         row = self._c.execute(query, (rma_id,)).fetchone()
-        return None if row is None else load_return(row[0])
+        return None if row is None else load(row[0], ReturnAuthorization)
 
     def update_return(self, rma: ReturnAuthorization) -> None:
         self._writable()
         changed = self._c.execute(
             "UPDATE return_authorization SET version = %s, body = %s "
             "WHERE id = %s AND version = %s",
-            (rma.version, _jsonb(dump_return(rma)), rma.id, rma.version - 1),
+            (rma.version, _jsonb(dump(rma)), rma.id, rma.version - 1),
         ).rowcount
         if changed != 1:
             raise ConcurrencyConflict(f"return {rma.id!r} changed meanwhile")
@@ -387,7 +381,7 @@ class _PgUnitOfWork:
                 "SELECT body FROM return_authorization WHERE order_id = %s ORDER BY id",
                 (order_id,),
             )
-        return [load_return(row[0]) for row in rows]
+        return [load(row[0], ReturnAuthorization) for row in rows]
 
     # -- events ------------------------------------------------------------------------------
     def append_event(self, event: Event) -> None:
@@ -398,7 +392,7 @@ class _PgUnitOfWork:
         rows = self._c.execute(
             "SELECT body FROM event WHERE seq > %s ORDER BY seq LIMIT %s", (after, limit)
         )
-        return [load_event(row[0]) for row in rows]
+        return [load(row[0], Event) for row in rows]
 
     # -- commit ------------------------------------------------------------------------------
     def _take(self, counter: str, count: int) -> int:
@@ -446,7 +440,7 @@ class _PgUnitOfWork:
                             first + i,
                             type(e).__name__,
                             e.at,
-                            _jsonb(dump_event(attrs.evolve(e, seq=first + i))),
+                            _jsonb(dump(attrs.evolve(e, seq=first + i))),
                         )
                         for i, e in enumerate(self._events)
                     ],

@@ -46,14 +46,8 @@ from omniorder.model.returns import ReturnAuthorization
 from omniorder.stores._sql import (
     EXPIRING,
     chunks,
-    dump_event,
-    dump_order,
-    dump_reservation,
-    dump_return,
-    load_event,
-    load_order,
-    load_reservation,
-    load_return,
+    dump,
+    load,
     micros,
     migrations,
     movement_from_row,
@@ -241,7 +235,7 @@ class _SQLiteUnitOfWork:
         row = self._c.execute(
             "SELECT body FROM reservation WHERE id = ?", (reservation_id,)
         ).fetchone()
-        return None if row is None else load_reservation(row[0])
+        return None if row is None else load(row[0], Reservation)
 
     def update_reservation(self, reservation: Reservation) -> None:
         self._writable()
@@ -265,7 +259,7 @@ class _SQLiteUnitOfWork:
                 f"SELECT body FROM reservation WHERE state IN ({marks}) ORDER BY id",
                 [s.value for s in states],
             )
-        return [load_reservation(row[0]) for row in rows]
+        return [load(row[0], Reservation) for row in rows]
 
     def due_reservations(
         self,
@@ -299,7 +293,7 @@ class _SQLiteUnitOfWork:
                 )
                 args += [part for key in batch for part in key]
             for body, expires_us, reservation_id in self._c.execute(query, args):
-                r = load_reservation(body)
+                r = load(body, Reservation)
                 if r.state.value in wanted:
                     found[reservation_id] = (expires_us, r)
         return [r for _, r in sorted(found.values(), key=lambda item: (item[0], item[1].id))]
@@ -309,32 +303,32 @@ class _SQLiteUnitOfWork:
         self._writable()
         self._c.execute(
             "INSERT INTO order_record (id, version, body) VALUES (?, ?, ?)",
-            (record.id, record.version, dump_order(record)),
+            (record.id, record.version, dump(record)),
         )
 
     def order(self, order_id: str, *, for_update: bool = False) -> OrderRecord | None:
         row = self._c.execute("SELECT body FROM order_record WHERE id = ?", (order_id,)).fetchone()
-        return None if row is None else load_order(row[0])
+        return None if row is None else load(row[0], OrderRecord)
 
     def update_order(self, record: OrderRecord) -> None:
         self._writable()
         changed = self._c.execute(
             "UPDATE order_record SET version = ?, body = ? WHERE id = ? AND version = ?",
-            (record.version, dump_order(record), record.id, record.version - 1),
+            (record.version, dump(record), record.id, record.version - 1),
         ).rowcount
         if changed != 1:
             raise ConcurrencyConflict(f"order {record.id!r} changed meanwhile")
 
     def orders(self) -> list[OrderRecord]:
         rows = self._c.execute("SELECT body FROM order_record ORDER BY id")
-        return [load_order(row[0]) for row in rows]
+        return [load(row[0], OrderRecord) for row in rows]
 
     # -- returns -----------------------------------------------------------------------------
     def add_return(self, rma: ReturnAuthorization) -> None:
         self._writable()
         self._c.execute(
             "INSERT INTO return_authorization (id, order_id, version, body) VALUES (?, ?, ?, ?)",
-            (rma.id, rma.order_id, rma.version, dump_return(rma)),
+            (rma.id, rma.order_id, rma.version, dump(rma)),
         )
 
     def return_authorization(
@@ -342,13 +336,13 @@ class _SQLiteUnitOfWork:
     ) -> ReturnAuthorization | None:
         query = "SELECT body FROM return_authorization WHERE id = ?"
         row = self._c.execute(query, (rma_id,)).fetchone()
-        return None if row is None else load_return(row[0])
+        return None if row is None else load(row[0], ReturnAuthorization)
 
     def update_return(self, rma: ReturnAuthorization) -> None:
         self._writable()
         changed = self._c.execute(
             "UPDATE return_authorization SET version = ?, body = ? WHERE id = ? AND version = ?",
-            (rma.version, dump_return(rma), rma.id, rma.version - 1),
+            (rma.version, dump(rma), rma.id, rma.version - 1),
         ).rowcount
         if changed != 1:
             raise ConcurrencyConflict(f"return {rma.id!r} changed meanwhile")
@@ -361,7 +355,7 @@ class _SQLiteUnitOfWork:
                 "SELECT body FROM return_authorization WHERE order_id = ? ORDER BY id",
                 (order_id,),
             )
-        return [load_return(row[0]) for row in rows]
+        return [load(row[0], ReturnAuthorization) for row in rows]
 
     # -- events ------------------------------------------------------------------------------
     def append_event(self, event: Event) -> None:
@@ -374,7 +368,7 @@ class _SQLiteUnitOfWork:
                 seq,
                 type(event).__name__,
                 event.at.isoformat(),
-                dump_event(attrs.evolve(event, seq=seq)),
+                dump(attrs.evolve(event, seq=seq)),
             ),
         )
 
@@ -383,7 +377,7 @@ class _SQLiteUnitOfWork:
             "SELECT body FROM event WHERE seq > ? ORDER BY seq LIMIT ?",
             (after, -1 if limit is None else limit),
         )
-        return [load_event(row[0]) for row in rows]
+        return [load(row[0], Event) for row in rows]
 
 
 def _record(row: Sequence[Any]) -> IdempotencyRecord:
@@ -393,7 +387,7 @@ def _record(row: Sequence[Any]) -> IdempotencyRecord:
 
 def _reservation_row(r: Reservation) -> tuple[str, str, str, int | None, int, str]:
     expires = None if r.expires_at is None else micros(r.expires_at)
-    return (r.id, r.location, r.state.value, expires, r.version, dump_reservation(r))
+    return (r.id, r.location, r.state.value, expires, r.version, dump(r))
 
 
 class SQLiteStore:
