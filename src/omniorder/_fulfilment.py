@@ -21,7 +21,6 @@ from omniorder.model.events import (
     ReservationArrived,
     ReservationDispatched,
     ReservationFulfilled,
-    ReservationReady,
 )
 from omniorder.model.order import Sourcing
 from omniorder.model.reservation import SHIP_COMMANDS, Reservation, ReservationCommand
@@ -97,11 +96,7 @@ class Fulfilment:
         self, reservation_id: str, pickup_window: timedelta | None, key: str | None
     ) -> Reservation:
         engine = self.engine
-        if pickup_window is not None:
-            checks.positive_duration(
-                pickup_window, "pickup_window", maximum=engine.policy.max_pickup_window
-            )
-        window = engine.policy.pickup_window if pickup_window is None else pickup_window
+        window = engine._pickup_window(pickup_window)
 
         def change(w: Work, r: Reservation) -> Reservation:
             arrived, there = r.arrive(w.now)
@@ -113,7 +108,6 @@ class Fulfilment:
             )
             w.apply(ready, changes)
             w.uow.add_reservation(ready)
-            assert ready.expires_at is not None
             w.emit(
                 ReservationArrived(
                     at=w.now,
@@ -126,17 +120,7 @@ class Fulfilment:
                     ready_reservation_id=ready.id,
                 )
             )
-            w.emit(
-                ReservationReady(
-                    at=w.now,
-                    reservation_id=ready.id,
-                    location=ready.location,
-                    channel=ready.channel,
-                    order_id=ready.order_id,
-                    pickup_deadline=ready.expires_at,
-                    lines=lines_of(ready.quantities),
-                )
-            )
+            w.announce_ready(ready)
             self._track(w, r, ready)
             return ready
 

@@ -11,11 +11,8 @@ from omniorder._work import Work
 from omniorder.model import checks
 from omniorder.model.errors import WrongLocation
 from omniorder.model.events import (
-    ReservationConfirmed,
     ReservationExtended,
     ReservationHeld,
-    ReservationReady,
-    ReservationReleased,
 )
 from omniorder.model.reservation import Reservation, ReservationState
 from omniorder.model.values import Capability, Channel, Mode, lines_of
@@ -132,19 +129,7 @@ class Holds:
         engine = self.engine
 
         def change(w: Work, r: Reservation) -> Reservation:
-            confirmed, changes = r.confirm(w.now)
-            w.apply(confirmed, changes)
-            w.emit(
-                ReservationConfirmed(
-                    at=w.now,
-                    reservation_id=r.id,
-                    location=r.location,
-                    channel=r.channel,
-                    order_id=r.order_id,
-                    lines=lines_of(r.open_quantities),
-                )
-            )
-            return w.save(confirmed)
+            return w.confirm(r)
 
         return engine._lifecycle("confirm", reservation_id, key, change)
 
@@ -156,26 +141,11 @@ class Holds:
         key: str | None = None,
     ) -> Reservation:
         engine = self.engine
-        if pickup_window is not None:
-            checks.positive_duration(
-                pickup_window, "pickup_window", maximum=engine.policy.max_pickup_window
-            )
-        window = engine.policy.pickup_window if pickup_window is None else pickup_window
+        window = engine._pickup_window(pickup_window)
 
         def change(w: Work, r: Reservation) -> Reservation:
             ready = w.save(r.mark_ready(w.now, w.now + window))
-            assert ready.expires_at is not None
-            w.emit(
-                ReservationReady(
-                    at=w.now,
-                    reservation_id=r.id,
-                    location=r.location,
-                    channel=r.channel,
-                    order_id=r.order_id,
-                    pickup_deadline=ready.expires_at,
-                    lines=lines_of(r.open_quantities),
-                )
-            )
+            w.announce_ready(ready)
             return ready
 
         return engine._lifecycle(
@@ -211,21 +181,7 @@ class Holds:
         checks.text(reason, "reason")
 
         def change(w: Work, r: Reservation) -> Reservation:
-            released, changes = r.release(w.now)
-            w.apply(released, changes)
-            w.emit(
-                ReservationReleased(
-                    at=w.now,
-                    reservation_id=r.id,
-                    location=r.location,
-                    channel=r.channel,
-                    order_id=r.order_id,
-                    previous=r.state,
-                    lines=lines_of(r.open_quantities),
-                    reason=reason,
-                )
-            )
-            return w.save(released)
+            return w.release(r, reason)
 
         return engine._lifecycle("release", reservation_id, key, change, reason=reason)
 

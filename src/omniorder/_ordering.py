@@ -34,7 +34,6 @@ from omniorder.model.events import (
     LocationUnits,
     OrderHeld,
     OrderPlaced,
-    ReservationConfirmed,
     ReservationHeld,
     ReservationPlaced,
     ReservationReleased,
@@ -318,21 +317,7 @@ class Ordering:
             reservation = w.reservation(reservation_id)
             if reservation.effective(w.now).state is not ReservationState.HELD:
                 continue
-            released, changes = reservation.release(w.now)
-            w.apply(released, changes)
-            w.save(released)
-            w.emit(
-                ReservationReleased(
-                    at=w.now,
-                    reservation_id=reservation.id,
-                    location=reservation.location,
-                    channel=reservation.channel,
-                    order_id=record.id,
-                    previous=ReservationState.HELD,
-                    lines=lines_of(reservation.open_quantities),
-                    reason=reason,
-                )
-            )
+            w.release(reservation, reason)
 
     def place_order(self, order: Order, key: str | None) -> OrderView:
         engine = self.engine
@@ -428,19 +413,7 @@ class Ordering:
         for reservation_id in dict.fromkeys(s.reservation_id for s in record.sourcing):
             reservation = w.reservation(reservation_id)
             if reservation.effective(w.now).state is ReservationState.HELD:
-                confirmed, changes = reservation.confirm(w.now)
-                w.apply(confirmed, changes)
-                w.save(confirmed)
-                w.emit(
-                    ReservationConfirmed(
-                        at=w.now,
-                        reservation_id=reservation.id,
-                        location=reservation.location,
-                        channel=reservation.channel,
-                        order_id=record.id,
-                        lines=lines_of(reservation.open_quantities),
-                    )
-                )
+                w.confirm(reservation)
                 live.add(reservation_id)
         return [s for s in record.sourcing if s.reservation_id in live]
 

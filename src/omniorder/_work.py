@@ -2,7 +2,8 @@
 
 :class:`Work` wraps a unit of work with the command's time and idempotency key, and offers the few
 writes a command is made of. Every stock change goes through :meth:`Work.move` (position and
-ledger together: the one write path), and every reservation change through :meth:`Work.change`.
+ledger together: the one write path); the transitions several commands share (confirm, release,
+expire, and the ReservationReady announcement) are written here once, with their events.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from omniorder.model.errors import UnknownReservation
-from omniorder.model.events import Event, ReservationExpired
+from omniorder.model.events import (
+    Event,
+    ReservationConfirmed,
+    ReservationExpired,
+    ReservationReady,
+    ReservationReleased,
+)
 from omniorder.model.position import Movement, MovementKind, Position
 from omniorder.model.reservation import Change, Reservation, ReservationState
 from omniorder.model.values import lines_of
@@ -86,6 +93,55 @@ class Work:
             )
         )
         return expired
+
+    def confirm(self, reservation: Reservation) -> Reservation:
+        """HELD -> CONFIRMED: the held units are committed; ReservationConfirmed."""
+        confirmed, changes = reservation.confirm(self.now)
+        self.apply(confirmed, changes)
+        self.emit(
+            ReservationConfirmed(
+                at=self.now,
+                reservation_id=reservation.id,
+                location=reservation.location,
+                channel=reservation.channel,
+                order_id=reservation.order_id,
+                lines=lines_of(reservation.open_quantities),
+            )
+        )
+        return self.save(confirmed)
+
+    def release(self, reservation: Reservation, reason: str) -> Reservation:
+        """Cancel a live reservation: its open units go back on sale; ReservationReleased."""
+        released, changes = reservation.release(self.now)
+        self.apply(released, changes)
+        self.emit(
+            ReservationReleased(
+                at=self.now,
+                reservation_id=reservation.id,
+                location=reservation.location,
+                channel=reservation.channel,
+                order_id=reservation.order_id,
+                previous=reservation.state,
+                lines=lines_of(reservation.open_quantities),
+                reason=reason,
+            )
+        )
+        return self.save(released)
+
+    def announce_ready(self, ready: Reservation) -> None:
+        """Emit ReservationReady for a READY reservation, with its pickup deadline."""
+        assert ready.expires_at is not None  # every READY reservation has a deadline
+        self.emit(
+            ReservationReady(
+                at=self.now,
+                reservation_id=ready.id,
+                location=ready.location,
+                channel=ready.channel,
+                order_id=ready.order_id,
+                pickup_deadline=ready.expires_at,
+                lines=lines_of(ready.open_quantities),
+            )
+        )
 
     def reservation(self, reservation_id: str) -> Reservation:
         """The stored reservation, locked for this command.

@@ -234,6 +234,14 @@ class Engine:
                 value=destination,
             )
 
+    def _pickup_window(self, pickup_window: timedelta | None) -> timedelta:
+        """The pickup window asked for (checked against the policy), or the policy's."""
+        if pickup_window is None:
+            return self.policy.pickup_window
+        return checks.positive_duration(
+            pickup_window, "pickup_window", maximum=self.policy.max_pickup_window
+        )
+
     def _channel(self, channel: object) -> Channel:
         return checks.check_enum(Channel, channel, "channel")
 
