@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from omniorder._work import Work, effective_positions
-from omniorder.allocation.plan import AllocationPlan, Assignment
+from omniorder.allocation.plan import AllocationPlan, Assignment, Unallocated
 from omniorder.allocation.problem import AllocationProblem
 from omniorder.allocation.validate import validate
 from omniorder.model import checks
@@ -355,19 +355,7 @@ class Ordering:
                 if plan.unallocated and not engine.policy.backorders:
                     raise InsufficientStock(self._shortfalls(rest, plan, supply))
                 placed = self._write(w, rest, plan.assignments, positions, held_for=None)
-                for u in plan.unallocated:
-                    line = order.line(u.line_id)
-                    backordered.append(LineQuantity(line.id, u.quantity))
-                    w.emit(
-                        LineBackordered(
-                            at=w.now,
-                            order_id=order.id,
-                            line_id=line.id,
-                            sku=line.sku,
-                            quantity=u.quantity,
-                            reason=u.reason,
-                        )
-                    )
+                backordered = self._backorder(w, order, plan.unallocated)
             # A changed cart's old holds are released; its history lives in the events.
             same = existing is not None and existing.order == order
             previous = existing.sourcing if existing is not None and same else ()
@@ -406,6 +394,25 @@ class Ordering:
             return self._view(w.uow, record, w.now)
 
         return engine._run("place_order", {"order": order}, key, OrderView, work)
+
+    @staticmethod
+    def _backorder(w: Work, order: Order, unallocated: Iterable[Unallocated]) -> list[LineQuantity]:
+        """Record the units nobody can give (LineBackordered each); return them per line."""
+        backordered = []
+        for u in unallocated:
+            line = order.line(u.line_id)
+            backordered.append(LineQuantity(line.id, u.quantity))
+            w.emit(
+                LineBackordered(
+                    at=w.now,
+                    order_id=order.id,
+                    line_id=line.id,
+                    sku=line.sku,
+                    quantity=u.quantity,
+                    reason=u.reason,
+                )
+            )
+        return backordered
 
     def _confirm_holds(self, w: Work, record: OrderRecord) -> list[Sourcing]:
         """Confirm the order's live holds; return the sourcing they cover."""
@@ -510,19 +517,7 @@ class Ordering:
                     reason=reason,
                 )
             )
-        for u in plan.unallocated:
-            line = order.line(u.line_id)
-            backordered.append(LineQuantity(line.id, u.quantity))
-            w.emit(
-                LineBackordered(
-                    at=w.now,
-                    order_id=order.id,
-                    line_id=line.id,
-                    sku=line.sku,
-                    quantity=u.quantity,
-                    reason=u.reason,
-                )
-            )
+        backordered += self._backorder(w, order, plan.unallocated)
         updated = attrs.evolve(
             record,
             sourcing=record.sourcing + tuple(placed),

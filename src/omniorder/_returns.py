@@ -10,7 +10,7 @@ empty; the refund is computed from the price paid and issued once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from omniorder._work import Work
@@ -68,7 +68,7 @@ _RESOLVE_MOVES = {
 
 
 def returnable(
-    uow: UnitOfWork, record: OrderRecord, now: datetime, engine: Engine
+    uow: UnitOfWork, record: OrderRecord, now: datetime, window: timedelta
 ) -> dict[str, int]:
     """Units of each order line that may still be returned at ``now``.
 
@@ -81,7 +81,6 @@ def returnable(
         found = uow.reservation(s.reservation_id)
         assert found is not None
         reservations[s.reservation_id] = found
-    window = engine.policy.returns.window
     covered: dict[str, int] = {}
     for rma in uow.returns(order_id=record.id):
         if rma.counts:
@@ -160,7 +159,7 @@ class Returns:
                 engine._ordering._record(w.uow, exchange_for)
             for line_id in wanted:
                 record.order.line(line_id)  # InvalidInput for a line the order lacks
-            allowed = returnable(w.uow, record, w.now, engine)
+            allowed = returnable(w.uow, record, w.now, policy.window)
             refused = [
                 f"line {line_id!r}: {units} asked, {allowed[line_id]} returnable"
                 for line_id, units in wanted.items()
