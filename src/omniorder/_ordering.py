@@ -232,14 +232,18 @@ class Ordering:
         return record
 
     @staticmethod
-    def _view(uow: UnitOfWork, record: OrderRecord, now: datetime) -> OrderView:
+    def _view(
+        uow: UnitOfWork, record: OrderRecord, now: datetime, *, returns: bool = True
+    ) -> OrderView:
+        """The order as readers see it at ``now``; ``returns=False`` skips reading its return
+        authorisations (an order being held or placed has none yet)."""
         found = {}
         for s in record.sourcing:
             reservation = uow.reservation(s.reservation_id)
             assert reservation is not None
             found[s.reservation_id] = reservation.effective(now)
         returned: dict[str, int] = {}
-        for rma in uow.returns(order_id=record.id):
+        for rma in uow.returns(order_id=record.id) if returns else ():
             for line in rma.lines:
                 if line.received:
                     returned[line.line_id] = returned.get(line.line_id, 0) + line.quantity
@@ -307,7 +311,7 @@ class Ordering:
                     reservation_ids=tuple(dict.fromkeys(s.reservation_id for s in sourcing)),
                 )
             )
-            return self._view(w.uow, record, w.now)
+            return self._view(w.uow, record, w.now, returns=False)
 
         return engine._run("hold_order", {"order": order, "ttl": ttl}, key, OrderView, work)
 
@@ -391,7 +395,7 @@ class Ordering:
                     backordered=lines_of(missed),
                 )
             )
-            return self._view(w.uow, record, w.now)
+            return self._view(w.uow, record, w.now, returns=False)
 
         return engine._run("place_order", {"order": order}, key, OrderView, work)
 
