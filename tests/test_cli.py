@@ -98,8 +98,8 @@ def test_the_readme_gives_the_two_commands_and_ci_runs_the_second() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     commands = re.findall(r"```console\n(.*?)\n```", readme, re.DOTALL)
     assert commands[0] == "pip install -e . && python -m omniorder demo"
-    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
-    assert ci == commands[1]
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert ci.count(commands[1]) == 1
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if MISSING:
         pytest.skip(
             f"the docs tools are not installed ({', '.join(MISSING)}): "
-            'pip install -e ".[postgres,optimal]" --group dev'
+            "uv sync --locked --all-extras"
         )
     out = tmp_path_factory.mktemp("site")
     built = subprocess.run(

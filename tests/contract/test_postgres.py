@@ -25,8 +25,9 @@ class TestPostgresStore(StoreContract):
     stateful_steps = 30
 
     @pytest.fixture(autouse=True, scope="class")
-    def _dsn(self) -> None:
-        type(self).dsn = postgres_dsn()
+    @classmethod
+    def _dsn(cls) -> None:
+        cls.dsn = postgres_dsn()
 
     dsn = ""
 

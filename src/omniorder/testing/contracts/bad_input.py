@@ -329,13 +329,17 @@ class BadInputContract(ContractBase):
     """Bad input is refused and changes nothing."""
 
     @pytest.fixture(scope="class")
-    def populated(self) -> Iterator[Populated]:
+    @classmethod
+    def populated(cls) -> Iterator[Populated]:
         """Stock at two stores, a hold, a confirmed order, a pickup waiting at the counter, and a
         shipped order with one unit authorised for return.
 
-        Shared by the whole class: nothing in it may change, which every test asserts.
+        Shared by the whole class: nothing in it may change, which every test asserts. A
+        class-scoped fixture runs once for the class, so it asks a fresh instance for the
+        adapter's hooks (pytest builds one per test; test classes take no arguments).
         """
-        store = self.make_store()
+        hooks = cls()
+        store = hooks.make_store()
         engine = Engine(sample_network(), store=store, clock=ManualClock(START))
         engine.receive(STORE_1, "lamp", 10)
         engine.receive(STORE_2, "lamp", 3)
@@ -351,7 +355,7 @@ class BadInputContract(ContractBase):
         engine.ship(shipped)
         rma = engine.request_return("o-r", {"1": 1}, at=STORE_1, channel=Channel.STORE).id
         yield Populated(engine, held, confirmed.id, ready, "o-r", rma)
-        self.dispose(store)
+        hooks.dispose(store)
 
     @pytest.mark.parametrize("slot", sorted(SLOTS))
     def test_bad_input_is_refused_with_invalid_input_and_changes_nothing(
