@@ -134,22 +134,50 @@ def _one_step(engine: Engine, log: Log, rng: random.Random, key: str, mine: list
         _run(engine, log, key, "expire_due", {})
 
 
-def shopper(spec: str, log_path: Path, name: str, seed: int, steps: int | None) -> None:
-    """Run random commands (forever, or ``steps`` of them), logging try/ack/nack."""
+def _calm_step(engine: Engine, log: Log, rng: random.Random, key: str, mine: list[str]) -> None:
+    """One command that is never refused: a hold's life, one command at a time, on skus there is
+    plenty of, with a lifetime no run outlasts (the control run's workload, where any trace the
+    checker finds can only come from a kill)."""
+    if not mine:
+        args = {"location": STORE_2, "lines": {rng.choice(COLD): 1}, "ttl": 3600, "mode": "ship"}
+        mine.append(_run(engine, log, key, "reserve", args).id)
+    elif engine.reservation(mine[0]).state is ReservationState.HELD:
+        _run(engine, log, key, "confirm", {"reservation_id": mine[0]})
+    else:
+        _run(engine, log, key, rng.choice(("ship", "release")), {"reservation_id": mine.pop()})
+
+
+def shopper(
+    spec: str, log_path: Path, name: str, seed: int, steps: int | None, *, calm: bool = False
+) -> None:
+    """Run random commands (forever, or ``steps`` of them), logging try/ack/nack.
+
+    The first line of the log, ``ready``, is the handshake: the store is open and the next line
+    is the first command.
+    """
     store = open_store(spec)
     engine = Engine(sample_network(), store=store, retries=50)
     rng = random.Random(seed)
     log = Log(log_path)
     mine: list[str] = []
-    log.write(step="start", pid=os.getpid())
+    step = _calm_step if calm else _one_step
+    log.write(step="ready", pid=os.getpid())
     for n in range(steps if steps is not None else 10**12):
         try:
-            _one_step(engine, log, rng, f"{name}-{n}", mine)
+            step(engine, log, rng, f"{name}-{n}", mine)
         except OmniOrderError as error:  # anything else typed: logged, never silent
             log.write(step="error", key=f"{name}-{n}", error=f"{type(error).__name__}: {error}")
             raise
     log.write(step="done")
     store.close()
+
+
+def shopper_life(err: Path, spec: str, log_path: Path, name: str, seed: int, calm: bool) -> None:
+    """A shopper that runs until it is killed, as a child of a fork server (the kill loop's
+    workers: forked from a process that has already imported everything, a new life starts in
+    milliseconds instead of the second an interpreter takes). Its stderr goes to ``err``."""
+    os.dup2(os.open(err, os.O_WRONLY | os.O_CREAT | os.O_APPEND), sys.stderr.fileno())
+    shopper(spec, log_path, name, seed, None, calm=calm)
 
 
 def reader(spec: str, log_path: Path, stop: Path) -> None:
@@ -212,9 +240,10 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--steps", type=int)
     parser.add_argument("--stop", type=Path)
     parser.add_argument("--start-at", type=float, default=0.0)
+    parser.add_argument("--calm", action="store_true", help="only commands that are never refused")
     args = parser.parse_args(argv)
     if args.role == "shopper":
-        shopper(args.spec, args.log, args.name, args.seed, args.steps)
+        shopper(args.spec, args.log, args.name, args.seed, args.steps, calm=args.calm)
     elif args.role == "reader":
         reader(args.spec, args.log, args.stop)
     else:
