@@ -111,8 +111,6 @@ def test_the_readme_gives_the_two_commands_and_ci_runs_the_second() -> None:
         ["simulate", "--store", "postgres"],
         ["simulate", "--store", "memory", "--db", "x.sqlite3"],
         ["verify"],
-        ["verify", "--db", "/nonexistent/omniorder.sqlite3"],
-        ["events", "--db", "/nonexistent/omniorder.sqlite3"],
         ["events", "--db", "x.sqlite3", "--after", "-1"],
         ["diagram", "--table", "order"],
     ],
@@ -154,6 +152,45 @@ def test_verify_exits_1_and_lists_what_disagrees_with_the_ledger(
     out = capsys.readouterr().out
     assert "ledger: on_hand of" in out
     assert "discrepancies" in out
+
+
+def _exit_status(argv: list[str]) -> int | str | None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    return exited.value.code
+
+
+@pytest.mark.parametrize("command", ["verify", "events"])
+def test_a_file_that_is_not_an_omniorder_database_exits_3_and_is_left_untouched(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    foreign = tmp_path / "crm.sqlite3"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE customer (name TEXT)")
+    before = foreign.read_bytes()
+    for path in (tmp_path / "missing.sqlite3", foreign):
+        assert _exit_status([command, "--db", str(path)]) == 3
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert "not an omniorder database" in line
+    assert foreign.read_bytes() == before
+    with sqlite3.connect(foreign) as conn:
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master")]
+    assert tables == ["customer"]
+    assert not (tmp_path / "missing.sqlite3").exists()
+
+
+def test_verify_exits_4_on_a_damaged_file_or_row(
+    story: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with sqlite3.connect(story) as conn:
+        conn.execute("UPDATE ledger SET kind = 'teleported' WHERE seq = 2")
+    assert _exit_status(["verify", "--db", str(story)]) == 4
+    assert "ledger row 2 is damaged" in capsys.readouterr().err
+    with story.open("r+b") as file:  # a raw write into the middle of the file
+        file.seek(4096 + 100)
+        file.write(b"\xff" * 2000)
+    assert _exit_status(["verify", "--db", str(story)]) == 4
+    assert "damaged" in capsys.readouterr().err
 
 
 def test_events_prints_json_lines_the_converter_reads_back(

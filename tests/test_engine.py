@@ -34,3 +34,17 @@ def test_a_returns_hub_outside_the_network_is_refused_when_the_engine_is_made() 
     policy = Policy(returns=ReturnPolicy(hub="nowhere"))
     with pytest.raises(UnknownLocation):
         Engine(sample_network(), policy=policy)
+
+
+@pytest.mark.parametrize("store", ["x", None.__class__, 5])
+def test_a_store_that_is_not_a_store_is_refused_when_the_engine_is_made(store: object) -> None:
+    with pytest.raises(InvalidInput, match="store must be a Store"):
+        Engine(sample_network(), store=store)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("locations", [None, 5, "camden", {"camden": 1}])
+def test_a_network_of_something_else_than_locations_is_refused(locations: object) -> None:
+    from omniorder import Network
+
+    with pytest.raises(InvalidInput, match="collection of Location values"):
+        Network(locations)  # type: ignore[arg-type]

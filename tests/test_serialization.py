@@ -168,6 +168,17 @@ GOOD_POSITION: dict[str, Any] = {
         ({"origin": "a", "destination": "b", "transit": 60, "cost": "NaN"}, Lane, "$.cost"),
         ({"origin": "a", "destination": "b", "transit": "1h", "cost": "1"}, Lane, "$.transit"),
         (
+            {"origin": "a", "destination": "b", "transit": 60, "cost": "9E+999999"},
+            Lane,
+            "cost must",
+        ),
+        ({"origin": "a", "destination": "b", "transit": 60, "cost": "1E+30"}, Lane, "cost must"),
+        (
+            {"origin": "a", "destination": "b", "transit": 60, "cost": "1E-9"},
+            Lane,
+            "decimal places",
+        ),
+        (
             {"id": "s", "kind": "kiosk", "geo": {"lat": 0, "lon": 0}, "capabilities": []},
             Location,
             "$.kind",
@@ -193,6 +204,21 @@ def test_a_converter_caller_gets_invalid_input_too() -> None:
         converter.structure({"lat": None, "lon": 0}, Geo)
     with pytest.raises(InvalidInput, match="not valid JSON"):
         from_json("{", Geo)
+
+
+@pytest.mark.parametrize("opening", ["[", '{"a":'])
+def test_json_nested_a_hundred_thousand_deep_is_invalid_input(opening: str) -> None:
+    closing = "]" if opening == "[" else "}"
+    with pytest.raises(InvalidInput, match="nested too deeply"):
+        from_json(opening * 100_000 + closing * 100_000, Position)
+
+
+def test_values_nested_too_deeply_for_the_converter_are_invalid_input() -> None:
+    deep: list[object] = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(InvalidInput):
+        structure({"locations": deep, "lanes": []}, Network)
 
 
 def test_every_problem_is_listed_not_only_the_first() -> None:

@@ -104,7 +104,10 @@ class Fulfilment:
             w.apply_at(r.destination, r.id, there)
             w.save(arrived)
             ready, changes = Reservation.await_pickup(
-                id=engine._ids("res"), transfer=r, now=w.now, deadline=w.now + window
+                id=engine._ids("res"),
+                transfer=r,
+                now=w.now,
+                deadline=checks.later(w.now, window, "pickup_window"),
             )
             w.apply(ready, changes)
             w.uow.add_reservation(ready)

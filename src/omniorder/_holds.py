@@ -70,7 +70,7 @@ class Holds:
                 channel=seen_by,
                 mode=how,
                 now=w.now,
-                expires_at=w.now + lifetime,
+                expires_at=checks.later(w.now, lifetime, "ttl"),
                 order_id=order_id,
                 destination=destination,
             )
@@ -109,7 +109,7 @@ class Holds:
         checks.positive_duration(ttl, "ttl", maximum=engine.policy.max_hold_ttl)
 
         def change(w: Work, r: Reservation) -> Reservation:
-            extended = w.save(r.extend(w.now, w.now + ttl))
+            extended = w.save(r.extend(w.now, checks.later(w.now, ttl, "ttl")))
             assert extended.expires_at is not None
             w.emit(
                 ReservationExtended(
@@ -144,7 +144,7 @@ class Holds:
         window = engine._pickup_window(pickup_window)
 
         def change(w: Work, r: Reservation) -> Reservation:
-            ready = w.save(r.mark_ready(w.now, w.now + window))
+            ready = w.save(r.mark_ready(w.now, checks.later(w.now, window, "pickup_window")))
             w.announce_ready(ready)
             return ready
 

@@ -108,10 +108,11 @@ class Ordering:
 
     def _plan(self, order: Order, supply: Mapping[tuple[str, str], int]) -> AllocationPlan:
         problem = AllocationProblem(self.engine.network, [order], supply)
-        plan = self.engine.solver.solve(problem)
-        problems = validate(problem, plan)
-        if problems:
-            raise InvalidPlan(plan.solver, order.id, problems)
+        solver = self.engine.solver
+        plan: object = solver.solve(problem)
+        if problems := validate(problem, plan):
+            raise InvalidPlan(solver.name, order.id, problems)
+        assert isinstance(plan, AllocationPlan)  # validate said so
         return plan
 
     @staticmethod
@@ -181,7 +182,7 @@ class Ordering:
                     channel=order.channel,
                     mode=mode,
                     now=w.now,
-                    expires_at=w.now + held_for,
+                    expires_at=checks.later(w.now, held_for, "ttl"),
                     order_id=order.id,
                     destination=destination,
                 )

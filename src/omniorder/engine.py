@@ -123,6 +123,12 @@ class Engine:
             raise InvalidInput("policy must be a Policy", field="policy", value=policy)
         if clock is not None and not isinstance(clock, Clock):
             raise InvalidInput("clock must have a now() method", field="clock", value=clock)
+        if store is not None and not isinstance(store, Store):
+            raise InvalidInput(
+                "store must be a Store (unit_of_work(), close(), clock_tolerance)",
+                field="store",
+                value=store,
+            )
         self.network = network
         self.store: Store = InMemoryStore() if store is None else store
         if solver is not None and not isinstance(solver, Solver):
@@ -146,12 +152,13 @@ class Engine:
     # -- plumbing ------------------------------------------------------------------------------
 
     def _clock_now(self) -> datetime:
+        """The clock's time as a UTC instant: every time the engine keeps or compares is UTC."""
         now = self.clock.now()
         if not isinstance(now, datetime) or now.utcoffset() is None:
             raise InvalidInput(
                 "the engine's clock must return timezone-aware datetimes", field="clock", value=now
             )
-        return now
+        return checks.aware(now, "clock")
 
     def _run(
         self,

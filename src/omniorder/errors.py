@@ -18,6 +18,7 @@
     ├── IdempotencyConflict               names what differs from the first request
     ├── ConcurrencyConflict               another writer won; retry (with the same key)
     └── StoreError                        the back end failed; the driver's error is chained
+        ├── SchemaError                   not an omniorder database, or a newer schema
         └── CommitOutcomeUnknown          the commit may have happened: retry with the same key
 """
 
@@ -33,6 +34,7 @@ from omniorder.model.errors import (
     MissingCapability,
     OmniOrderError,
     ReturnNotAllowed,
+    SchemaError,
     Shortfall,
     StoreError,
     UnknownLocation,
@@ -54,6 +56,7 @@ __all__ = [
     "MissingCapability",
     "OmniOrderError",
     "ReturnNotAllowed",
+    "SchemaError",
     "Shortfall",
     "StoreError",
     "UnknownLocation",

@@ -216,7 +216,10 @@ def structure(data: object, cls: type[T]) -> T:
         InvalidInput: unknown fields, wrong types, values outside an enum, or a value the
             class's own validation refuses; ``problems`` lists each with its path.
     """
-    result: T = converter.structure(data, cls)
+    try:
+        result: T = converter.structure(data, cls)
+    except RecursionError:
+        raise InvalidInput(f"invalid {getattr(cls, '__name__', cls)}: nested too deeply") from None
     return result
 
 
@@ -235,4 +238,6 @@ def from_json(text: str | bytes, cls: type[T]) -> T:
         data = json.loads(text)
     except (ValueError, TypeError) as error:
         raise InvalidInput(f"not valid JSON: {error}", value=text) from error
+    except RecursionError:
+        raise InvalidInput("not valid JSON: arrays or objects nested too deeply") from None
     return structure(data, cls)

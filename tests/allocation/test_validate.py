@@ -143,3 +143,48 @@ def test_unfilled_units_are_accounted_for_with_a_reason() -> None:
     assert [(u.order_id, u.quantity, u.reason) for u in plan.unallocated] == [
         ("o1", 2, "not enough stock: 1 where it can come from, 1 of them given to other lines")
     ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "needle"),
+    [
+        (None, "returned NoneType, not an AllocationPlan"),
+        ("a plan", "returned str"),
+        (AllocationPlan((Assignment("o1", "1", "wh", 2.0),), (), Decimal(0), "t"), "not an int"),  # type: ignore[arg-type]
+        (AllocationPlan((Assignment("o1", "1", "wh", True),), (), Decimal(0), "t"), "not an int"),
+        (AllocationPlan([("o1", "1", "wh", 2)], (), Decimal(0), "t"), "not a Assignment"),  # type: ignore[arg-type]
+        (AllocationPlan((), (), 1.5, "t"), "not a finite Decimal"),  # type: ignore[arg-type]
+    ],
+)
+def test_an_answer_that_is_not_a_plan_is_reported_not_raised(answer: object, needle: str) -> None:
+    problems = validate(_problem(), answer)
+    assert any(needle in p for p in problems), problems
+
+
+def test_the_engine_turns_any_broken_answer_into_invalid_plan() -> None:
+    from datetime import UTC, datetime
+
+    from omniorder import Engine, InvalidPlan, ManualClock
+    from omniorder.testing import take_snapshot
+
+    class Broken:
+        name = "broken"
+
+        def __init__(self, answer: object) -> None:
+            self.answer = answer
+
+        def solve(self, problem: AllocationProblem) -> AllocationPlan:
+            return self.answer  # type: ignore[return-value]
+
+    for answer in (None, AllocationPlan((Assignment("o1", "1", "wh", 1.0),), (), Decimal(0), "x")):  # type: ignore[arg-type]
+        engine = Engine(
+            _network(),
+            solver=Broken(answer),
+            clock=ManualClock(datetime(2026, 11, 25, tzinfo=UTC)),
+        )
+        engine.receive("wh", "a", 5)
+        before = take_snapshot(engine.store)
+        order = Order("o1", Channel.WEB, [OrderLine("1", "a", 1, Decimal(10), Ship(HOME))])
+        with pytest.raises(InvalidPlan, match="broken"):
+            engine.place_order(order)
+        assert take_snapshot(engine.store) == before

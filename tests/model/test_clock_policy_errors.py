@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from enum import Enum
 
 import pytest
@@ -29,7 +30,8 @@ from omniorder import (
     UnknownOrder,
     UnknownReservation,
 )
-from omniorder.model import Table
+from omniorder.model import Table, checks
+from omniorder.model.returns import refund_for
 
 T0 = datetime(2026, 11, 25, 9, tzinfo=UTC)
 
@@ -163,3 +165,53 @@ def test_a_conflict_names_what_differs() -> None:
         IdempotencyConflict("k", "reserve", "reserve", ["lines", "ttl"])
     )
     assert "first used for receive" in str(IdempotencyConflict("k", "reserve", "receive", []))
+
+
+def test_a_manual_clock_keeps_utc_and_advances_in_real_time_across_daylight_saving() -> None:
+    from zoneinfo import ZoneInfo
+
+    london = ZoneInfo("Europe/London")
+    # 01:30 BST on the night the clocks go back: one hour later it is 01:30 GMT on the wall.
+    clock = ManualClock(datetime(2026, 10, 25, 1, 30, tzinfo=london))
+    assert clock.now() == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    assert clock.now().tzinfo is UTC
+    assert clock.advance(timedelta(hours=1)) == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    with pytest.raises(InvalidInput):  # 01:00 BST is 00:00 UTC: earlier than now
+        clock.set(datetime(2026, 10, 25, 1, 0, tzinfo=london))
+
+
+def test_advancing_a_clock_past_the_last_representable_time_is_invalid_input() -> None:
+    clock = ManualClock(datetime.max.replace(tzinfo=UTC) - timedelta(hours=1))
+    with pytest.raises(InvalidInput, match="last representable time"):
+        clock.advance(timedelta(hours=2))
+    assert clock.now() == datetime.max.replace(tzinfo=UTC) - timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    "amount",
+    [
+        Decimal("1E+15"),
+        Decimal("1E+30"),
+        Decimal("9E+999999"),
+        Decimal("0.0000001"),
+        Decimal("-0.01"),
+        Decimal("NaN"),
+        Decimal("Infinity"),
+    ],
+)
+def test_money_beyond_the_documented_bounds_is_refused(amount: Decimal) -> None:
+    with pytest.raises(InvalidInput):
+        checks.money(amount)
+
+
+def test_money_within_the_bounds_is_kept_as_given() -> None:
+    for text in ("0", "19.99", "19.990", "0.000001", "1.0000000", "999999999999999.999999"):
+        assert str(checks.money(Decimal(text))) == text
+
+
+def test_the_largest_refund_of_the_largest_return_computes_exactly() -> None:
+    price, units = Decimal("999999999999999.999999"), checks.MAX_QUANTITY
+    refund = refund_for(price, units, Decimal("0.000001"))
+    # 999999999999999.999999 * 9223372036854775807 * 0.999999, worked out by hand in integers:
+    exact = 999999999999999999999 * 9223372036854775807 * 999999  # in units of 10**-12
+    assert refund == Decimal(f"{exact // 10**10}E-2")  # rounded down to the cent

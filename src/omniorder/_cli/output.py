@@ -11,10 +11,10 @@ from typing import NoReturn
 __all__ = ["fail", "print_table", "progress"]
 
 
-def fail(message: str) -> NoReturn:
-    """Print ``omniorder: error: message`` on stderr and exit with status 2."""
+def fail(message: str, status: int = 2) -> NoReturn:
+    """Print ``omniorder: error: message`` on stderr and exit with ``status`` (2: usage)."""
     print(f"omniorder: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    raise SystemExit(status)
 
 
 def _rich_console() -> object | None:

@@ -11,30 +11,46 @@ from typing import Any
 
 from omniorder._cli.output import fail
 from omniorder.engine import verify_store
-from omniorder.model.errors import OmniOrderError
+from omniorder.model.errors import OmniOrderError, SchemaError, StoreError
 from omniorder.serialization import converter
 from omniorder.stores.sqlite import SQLiteStore
 
 __all__ = ["add_parsers"]
 
 
+NOT_OMNIORDER = 3
+"""Exit status when the file is not an omniorder database (missing, empty, foreign, newer)."""
+DAMAGED = 4
+"""Exit status when the database cannot be read (a damaged file or row)."""
+
+
 @contextmanager
 def _existing(path: Path) -> Iterator[SQLiteStore]:
-    """The store in an existing database file (never a new, empty one)."""
+    """The store in an existing omniorder database, opened read-only: nothing is ever created,
+    migrated or written in the file, whatever it holds."""
     if not path.is_file() or path.stat().st_size == 0:
-        fail(f"{path} is not an omniorder database (no such file, or empty)")
+        fail(f"{path} is not an omniorder database (no such file, or empty)", NOT_OMNIORDER)
     try:
-        store = SQLiteStore(path)
+        store = SQLiteStore(path, read_only=True)
+    except SchemaError as error:
+        fail(f"{path}: {error.detail}", NOT_OMNIORDER)
     except OmniOrderError as error:
-        fail(f"{path}: {error}")
+        fail(f"{path}: {error}", DAMAGED)
     try:
         yield store
+    except StoreError as error:
+        fail(f"{path}: {error}", DAMAGED)
     finally:
         store.close()
 
 
 def _verify(args: argparse.Namespace) -> int:
     with _existing(args.db) as store:
+        damage = store.integrity_check()
+        if damage:
+            for problem in damage:
+                print(f"integrity: {problem}")
+            fail(f"{args.db}: the file is damaged ({len(damage)} problems)", DAMAGED)
         found = verify_store(store)
         with store.unit_of_work(read_only=True) as uow:
             positions, movements = len(uow.positions()), len(uow.movements())
@@ -78,8 +94,9 @@ def add_parsers(commands: Any) -> None:
         help="replay a database's ledger and compare it with every position",
         description=(
             "Replay the ledger of an omniorder SQLite database and compare it with every "
-            "position, live reservation and return in transit. Exit status 0 when clean, 1 with "
-            "the discrepancies listed."
+            "position, live reservation and return in transit, without writing to the file. "
+            "Exit status 0 when clean, 1 with the discrepancies listed, 3 when the file is not "
+            "an omniorder database, 4 when it cannot be read (damaged)."
         ),
     )
     verify.add_argument("--db", type=Path, required=True, metavar="PATH", help="the database")
@@ -87,7 +104,11 @@ def add_parsers(commands: Any) -> None:
     events = commands.add_parser(
         "events",
         help="print a database's events as JSON lines",
-        description="Print the events of an omniorder SQLite database, one JSON object a line.",
+        description=(
+            "Print the events of an omniorder SQLite database, one JSON object a line, without "
+            "writing to the file. Exit status 3 when the file is not an omniorder database, 4 "
+            "when it cannot be read (damaged)."
+        ),
     )
     events.add_argument("--db", type=Path, required=True, metavar="PATH", help="the database")
     events.add_argument(

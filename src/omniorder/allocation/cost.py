@@ -16,7 +16,7 @@ Costs are ``Decimal``. Where an algorithm needs integers (min-cost flow) or floa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from types import MappingProxyType
 from typing import Final
 
@@ -109,4 +109,5 @@ class CostModel:
         the default cost model.
         """
         per = self.minor_units if scale is None else scale
-        return int((amount * per).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+        with localcontext(checks.MONEY_CONTEXT):
+            return int((amount * per).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))

@@ -3,12 +3,45 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from decimal import Decimal
 
-from omniorder.allocation.plan import AllocationPlan, evaluate, shipments_of
+from omniorder.allocation.plan import (
+    AllocationPlan,
+    Assignment,
+    Unallocated,
+    evaluate,
+    shipments_of,
+)
 from omniorder.allocation.problem import AllocationProblem
 from omniorder.model.errors import InvalidInput, UnknownLocation
 
 __all__ = ["validate"]
+
+
+def _shape(plan: object) -> list[str]:
+    """What keeps ``plan`` from being read at all: not a plan, or fields of the wrong type."""
+    if not isinstance(plan, AllocationPlan):
+        return [f"the solver returned {type(plan).__name__}, not an AllocationPlan"]
+    found = []
+    for name, kind in (("assignments", Assignment), ("unallocated", Unallocated)):
+        entries = getattr(plan, name)
+        if not isinstance(entries, tuple | list):
+            found.append(f"{name} is a {type(entries).__name__}, not a tuple")
+            continue
+        for entry in entries:
+            if not isinstance(entry, kind):
+                found.append(f"{name} holds a {type(entry).__name__}, not a {kind.__name__}")
+                continue
+            ids = (entry.order_id, entry.line_id, getattr(entry, "location", ""))
+            if not all(isinstance(i, str) for i in ids):
+                found.append(f"{name} entry {entry!r} has an id that is not a str")
+            if isinstance(entry.quantity, bool) or not isinstance(entry.quantity, int):
+                found.append(
+                    f"{entry.order_id}/{entry.line_id}: quantity {entry.quantity!r} is not an int"
+                )
+    if not isinstance(plan.cost, Decimal) or not plan.cost.is_finite():
+        found.append(f"cost {plan.cost!r} is not a finite Decimal")
+    return found
 
 
 def _known(problem: AllocationProblem, plan: AllocationPlan) -> list[str]:
@@ -82,7 +115,7 @@ def _shipping(problem: AllocationProblem, plan: AllocationPlan) -> list[str]:
     return found
 
 
-def validate(problem: AllocationProblem, plan: AllocationPlan) -> list[str]:
+def validate(problem: AllocationProblem, plan: AllocationPlan | object) -> list[str]:
     """Every way ``plan`` breaks the rules of ``problem``.
 
     The rules: assignments name real order lines and locations, with positive quantities and
@@ -92,9 +125,15 @@ def validate(problem: AllocationProblem, plan: AllocationPlan) -> list[str]:
     the quantity ordered (no over-fill); no location takes more shipments than its capacity; no
     order has more origins than ``max_splits``; the stated cost is the cost model's.
 
+    Any object is accepted, so that a solver's wrong answer (None, a float quantity) is
+    reported as problems rather than raised.
+
     Returns:
         One sentence per problem found; empty when the plan is legal.
     """
+    if shape := _shape(plan):
+        return shape
+    assert isinstance(plan, AllocationPlan)  # _shape said so
     found = _known(problem, plan)
     if found:
         return found

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Context, Decimal, DivisionByZero, InvalidOperation, Overflow
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -19,11 +19,15 @@ from omniorder.model.errors import InvalidInput
 
 __all__ = [
     "MAX_ID_LENGTH",
+    "MAX_MONEY",
     "MAX_QUANTITY",
+    "MONEY_CONTEXT",
+    "MONEY_PLACES",
     "aware",
     "check_enum",
     "finite",
     "identifier",
+    "later",
     "lines",
     "money",
     "non_negative",
@@ -39,6 +43,18 @@ MAX_ID_LENGTH = 200
 
 MAX_QUANTITY = 2**63 - 1
 """Largest quantity any counter may hold (a signed 64-bit database integer)."""
+
+MAX_MONEY = Decimal(10) ** 15
+"""Every amount (a price, a cost, a fee) is below this: a quadrillion in any currency."""
+
+MONEY_PLACES = 6
+"""The most decimal places an amount may have (a millionth: prices per gram, fee fractions)."""
+
+MONEY_CONTEXT = Context(
+    prec=80, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
+"""The decimal context money is computed in: 80 digits hold, exactly, any amount times any
+quantity times any fraction, summed over many lines (at most 21 + 19 + 7 digits each)."""
 
 E = TypeVar("E", bound=Enum)
 
@@ -121,7 +137,12 @@ def signed(value: object, field: str = "delta") -> int:
 
 
 def aware(value: object, field: str = "time") -> datetime:
-    """Accept a timezone-aware ``datetime``."""
+    """Accept a timezone-aware ``datetime``; return the same instant in UTC.
+
+    Every instant is kept in UTC, so that arithmetic on it is real elapsed time and comparisons
+    agree in every store: Python adds to and compares two times of the same zone by their wall
+    clocks, and a wall clock repeats an hour when daylight saving ends.
+    """
     if not isinstance(value, datetime):
         raise InvalidInput(
             f"{field} must be a datetime, not {type(value).__name__}", field=field, value=value
@@ -132,7 +153,32 @@ def aware(value: object, field: str = "time") -> datetime:
             field=field,
             value=value,
         )
-    return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(
+            f"{field} {value.isoformat()} is outside the range of UTC times",
+            field=field,
+            value=value,
+        ) from None
+
+
+def later(start: datetime, by: timedelta, field: str) -> datetime:
+    """``start + by``, or :class:`~omniorder.InvalidInput` when that is past ``datetime.max``.
+
+    Args:
+        start: a UTC instant (a command's time).
+        by: a duration already checked (a hold's lifetime, a pickup window).
+        field: the argument ``by`` came from, named in the error.
+    """
+    try:
+        return start + by
+    except OverflowError:
+        raise InvalidInput(
+            f"{field} {by} from {start.isoformat()} runs past the last representable time",
+            field=field,
+            value=by,
+        ) from None
 
 
 def positive_duration(
@@ -153,7 +199,12 @@ def positive_duration(
 
 
 def money(value: object, field: str = "amount") -> Decimal:
-    """Accept a finite, non-negative ``Decimal`` (an ``int`` is converted; ``float`` is not)."""
+    """Accept a ``Decimal`` amount from 0 to below :data:`MAX_MONEY`, with at most
+    :data:`MONEY_PLACES` decimal places (an ``int`` is converted; ``float`` is not).
+
+    Within these bounds every sum and product the library makes of amounts and quantities is
+    exact in :data:`MONEY_CONTEXT`, so a refund or a cost can never fail to compute.
+    """
     if isinstance(value, bool) or not isinstance(value, Decimal | int):
         raise InvalidInput(
             f"{field} must be a Decimal, not {type(value).__name__} ({value!r})",
@@ -161,9 +212,19 @@ def money(value: object, field: str = "amount") -> Decimal:
             value=value,
         )
     amount = Decimal(value)
-    if not amount.is_finite() or amount < 0:
+    if not amount.is_finite() or amount < 0 or amount >= MAX_MONEY:
         raise InvalidInput(
-            f"{field} must be a finite amount of at least 0, got {value}", field=field, value=value
+            f"{field} must be an amount from 0 to below {MAX_MONEY:,}, got {value}",
+            field=field,
+            value=value,
+        )
+    _, digits, exponent = amount.as_tuple()
+    below = -MONEY_PLACES - int(exponent)  # digits finer than the last allowed place
+    if below > 0 and any(digits[-below:]):
+        raise InvalidInput(
+            f"{field} has more than {MONEY_PLACES} decimal places: {value}",
+            field=field,
+            value=value,
         )
     return amount
 

@@ -34,19 +34,23 @@ class SystemClock:
 class ManualClock:
     """A clock that moves only when told to: for tests, simulations and examples.
 
+    It keeps and returns UTC, whatever zone it is given: advancing it is real elapsed time, also
+    across a change to or from daylight saving time.
+
     >>> clock = ManualClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
     >>> clock.advance(timedelta(minutes=15)).isoformat()
     '2026-11-25T09:15:00+00:00'
 
     Raises:
-        InvalidInput: a naive start, a naive or earlier ``set``, a negative ``advance``.
+        InvalidInput: a naive start, a naive or earlier ``set``, a negative ``advance`` or one
+            past the last representable time.
     """
 
     def __init__(self, start: datetime) -> None:
         self._now = checks.aware(start, "start")
 
     def now(self) -> datetime:
-        """The time the clock was last set or advanced to."""
+        """The time the clock was last set or advanced to, in UTC."""
         return self._now
 
     def advance(self, by: timedelta) -> datetime:
@@ -55,12 +59,12 @@ class ManualClock:
             raise InvalidInput("advance takes a timedelta", field="by", value=by)
         if by < timedelta(0):
             raise InvalidInput(f"a clock cannot go backwards ({by})", field="by", value=by)
-        self._now = self._now + by
+        self._now = checks.later(self._now, by, "by")
         return self._now
 
     def set(self, to: datetime) -> datetime:
-        """Jump to ``to``, which must not be earlier than now; return it."""
-        checks.aware(to, "to")
+        """Jump to ``to``, which must not be earlier than now; return it (in UTC)."""
+        to = checks.aware(to, "to")
         if to < self._now:
             raise InvalidInput(
                 f"a clock cannot go backwards (from {self._now.isoformat()} to {to.isoformat()})",

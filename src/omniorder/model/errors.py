@@ -27,6 +27,7 @@ __all__ = [
     "MissingCapability",
     "OmniOrderError",
     "ReturnNotAllowed",
+    "SchemaError",
     "Shortfall",
     "StoreError",
     "UnknownLocation",
@@ -333,6 +334,17 @@ class StoreError(OmniOrderError):
     def __init__(self, detail: str) -> None:
         super().__init__(f"store failure: {detail}")
         self.detail = detail
+
+
+class SchemaError(StoreError):
+    """The database is not one this omniorder can use: it holds no omniorder schema (another
+    application's file, or an empty one opened read-only), or a schema newer than this release.
+
+    Nothing was created or changed in it.
+
+    Attributes:
+        detail: what was found instead.
+    """
 
 
 class CommitOutcomeUnknown(StoreError):

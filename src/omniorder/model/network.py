@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 import networkx as nx
@@ -13,6 +13,8 @@ import networkx as nx
 from omniorder.model import checks
 from omniorder.model.errors import InvalidInput, MissingCapability, UnknownLocation
 from omniorder.model.values import Capability, Geo, LocationKind
+
+T = TypeVar("T")
 
 __all__ = ["Lane", "Location", "Network"]
 
@@ -131,20 +133,27 @@ class Lane:
             )
 
 
-def _locations(value: Iterable[Location]) -> tuple[Location, ...]:
+def _all_of(kind: type[T], value: object, field: str) -> tuple[T, ...]:
+    """``value`` (a list, tuple or other collection) as a tuple of ``kind`` values."""
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise InvalidInput(
+            f"{field} must be a collection of {kind.__name__} values, not {type(value).__name__}",
+            field=field,
+            value=value,
+        )
     found = tuple(value)
     for item in found:
-        if not isinstance(item, Location):
-            raise InvalidInput("locations must be Location values", field="locations", value=item)
+        if not isinstance(item, kind):
+            raise InvalidInput(f"{field} must be {kind.__name__} values", field=field, value=item)
     return found
+
+
+def _locations(value: Iterable[Location]) -> tuple[Location, ...]:
+    return _all_of(Location, value, "locations")
 
 
 def _lanes(value: Iterable[Lane]) -> tuple[Lane, ...]:
-    found = tuple(value)
-    for item in found:
-        if not isinstance(item, Lane):
-            raise InvalidInput("lanes must be Lane values", field="lanes", value=item)
-    return found
+    return _all_of(Lane, value, "lanes")
 
 
 @attrs.frozen

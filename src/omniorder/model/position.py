@@ -8,9 +8,11 @@ from typing import Final
 
 import attrs
 
+from omniorder.model.checks import MAX_QUANTITY
+from omniorder.model.errors import ConcurrencyConflict, InvalidInput, OmniOrderError, StoreError
 from omniorder.model.values import REMOTE_CHANNELS, Channel
 
-__all__ = ["COUNTERS", "EFFECTS", "Movement", "MovementKind", "Position"]
+__all__ = ["COUNTERS", "EFFECTS", "Movement", "MovementKind", "Position", "refusal"]
 
 COUNTERS: Final = ("on_hand", "reserved", "committed", "safety_stock", "inbound", "quarantine")
 """The counters of a :class:`Position`, in the order of every :data:`EFFECTS` vector."""
@@ -71,6 +73,15 @@ class Position:
             if sign
         }
         return attrs.evolve(self, **changes)
+
+    def above_limit(self) -> list[str]:
+        """Every counter above :data:`~omniorder.model.checks.MAX_QUANTITY`, the most a signed
+        64-bit database integer holds; empty when every counter fits."""
+        return [
+            f"{name} would be {value}"
+            for name, value in zip(COUNTERS, self.counters(), strict=True)
+            if value > MAX_QUANTITY
+        ]
 
     def violations(self) -> list[str]:
         """Every broken stock invariant (promise 1), empty when the position is legal."""
@@ -176,3 +187,30 @@ class Movement:
     quantity: int
     reference: str = ""
     key: str | None = None
+
+
+def refusal(movement: Movement, before: Position, keep: int = 0) -> OmniOrderError | None:
+    """Why a store must refuse ``movement`` on ``before``, or None when it may apply it.
+
+    The one rule every store applies in :meth:`~omniorder.stores.base.UnitOfWork.move`, whatever
+    its means (a check in Python, a conditional UPDATE): a counter above the column limit is bad
+    input (:class:`~omniorder.InvalidInput`: no command may take stock there); a negative
+    counter or ``reserved + committed`` above ``on_hand`` is a broken invariant
+    (:class:`~omniorder.StoreError`); fewer than ``keep`` units left free means another writer
+    took them first (:class:`~omniorder.ConcurrencyConflict`).
+    """
+    after = before.apply(movement.kind, movement.quantity)
+    what = f"{movement.kind} of {movement.quantity} {movement.sku} at {movement.location}"
+    if above := after.above_limit():
+        return InvalidInput(
+            f"{what} refused: {'; '.join(above)}, above the largest quantity {MAX_QUANTITY}",
+            field="quantity",
+            value=movement.quantity,
+        )
+    if problems := after.violations():
+        return StoreError(f"{what} refused: " + "; ".join(problems))
+    if after.free < keep:
+        return ConcurrencyConflict(
+            f"{movement.sku} at {movement.location} no longer has {keep} units free"
+        )
+    return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, localcontext
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
@@ -214,7 +214,8 @@ def refund_for(unit_price: Decimal, units: int, fee: Decimal) -> Decimal:
     >>> refund_for(Decimal("49.99"), 2, Decimal("0.15"))
     Decimal('84.98')
     """
-    return (unit_price * units * (1 - fee)).quantize(CENT, rounding=ROUND_DOWN)
+    with localcontext(checks.MONEY_CONTEXT):
+        return (unit_price * units * (1 - fee)).quantize(CENT, rounding=ROUND_DOWN)
 
 
 def _condition(value: object) -> Condition:
@@ -282,7 +283,8 @@ class ReturnLine:
     @property
     def refund(self) -> Decimal:
         """What this line refunds (zero before receipt)."""
-        return sum((r.refund for r in self.received), Decimal(0))
+        with localcontext(checks.MONEY_CONTEXT):
+            return sum((r.refund for r in self.received), Decimal(0))
 
 
 @attrs.frozen
@@ -392,7 +394,8 @@ class ReturnAuthorization:
     @property
     def refund_total(self) -> Decimal:
         """The refund of every line (zero before receipt)."""
-        return sum((line.refund for line in self.lines), Decimal(0))
+        with localcontext(checks.MONEY_CONTEXT):
+            return sum((line.refund for line in self.lines), Decimal(0))
 
     @property
     def counts(self) -> bool:

@@ -8,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Final, TypeVar
 
-from omniorder.model.position import Movement, MovementKind
+from omniorder.model import checks
+from omniorder.model.checks import MAX_QUANTITY
+from omniorder.model.errors import StoreError
+from omniorder.model.position import COUNTERS, EFFECTS, Movement, MovementKind
 from omniorder.model.reservation import ReservationState
 from omniorder.serialization import structure, to_json
 
@@ -19,7 +22,9 @@ __all__ = [
     "load",
     "micros",
     "migrations",
+    "move_statement",
     "movement_from_row",
+    "stored_time",
 ]
 
 T = TypeVar("T")
@@ -41,24 +46,78 @@ def dump(value: object) -> str:
 
 
 def load(body: str | dict[str, object], cls: type[T]) -> T:
-    """A ``cls`` from its JSON body (text, or already decoded by the driver, as JSONB is)."""
-    return structure(json.loads(body) if isinstance(body, str) else body, cls)
+    """A ``cls`` from its JSON body (text, or already decoded by the driver, as JSONB is).
+
+    Raises:
+        StoreError: the stored body is damaged (not JSON, or not a ``cls``).
+    """
+    try:
+        return structure(json.loads(body) if isinstance(body, str) else body, cls)
+    except (ValueError, TypeError, RecursionError) as error:  # InvalidInput is a ValueError
+        raise StoreError(f"a stored {cls.__name__} is damaged: {error}") from error
+
+
+def stored_time(value: object) -> datetime:
+    """A time the store wrote as ISO 8601 text (or the driver decoded), as a UTC instant.
+
+    Raises:
+        StoreError: the stored text is damaged.
+    """
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return checks.aware(moment, "time")
+    except ValueError as error:
+        raise StoreError(f"a stored time is damaged: {value!r}") from error
+
+
+def move_statement(movement: Movement, keep: int, mark: str) -> tuple[str, list[object]]:
+    """The conditional UPDATE that applies ``movement`` to its position, and its arguments.
+
+    It changes the row only if afterwards at least ``keep`` units are free and no counter is
+    above :data:`~omniorder.model.checks.MAX_QUANTITY`; no intermediate value can overflow a
+    64-bit integer (SQLite would turn it into a float, PostgreSQL would raise). It returns the
+    position's counters; no row means refused, and
+    :func:`~omniorder.model.position.refusal` on the stored position says why.
+
+    Args:
+        movement: the movement to apply.
+        keep: units that must stay free (the channel's buffer).
+        mark: the dialect's placeholder (``?`` or ``%s``).
+    """
+    deltas = [sign * movement.quantity for sign in EFFECTS[movement.kind]]
+    setters = ", ".join(f"{name} = {name} + {mark}" for name in COUNTERS)
+    rising = [(name, delta) for name, delta in zip(COUNTERS, deltas, strict=True) if delta > 0]
+    limits = "".join(f" AND {name} <= {mark}" for name, _ in rising)
+    sql = (
+        f"UPDATE position SET {setters} WHERE sku = {mark} AND location = {mark} "
+        f"AND (on_hand - reserved - committed) - {mark} >= {mark}{limits} "
+        f"RETURNING sku, location, {', '.join(COUNTERS)}"
+    )
+    free_change = deltas[0] - deltas[1] - deltas[2]
+    args: list[object] = [*deltas, movement.sku, movement.location, keep, -free_change]
+    return sql, args + [MAX_QUANTITY - delta for _, delta in rising]
 
 
 def movement_from_row(row: Sequence[object]) -> Movement:
-    """A ledger row ``(seq, at, location, sku, kind, quantity, reference, key)``."""
+    """A ledger row ``(seq, at, location, sku, kind, quantity, reference, key)``.
+
+    Raises:
+        StoreError: the row is damaged (an unknown kind, a time or number that does not parse).
+    """
     seq, at, location, sku, kind, quantity, reference, key = row
-    moment = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
-    return Movement(
-        int(seq),  # type: ignore[call-overload]
-        moment,
-        str(location),
-        str(sku),
-        MovementKind(str(kind)),
-        int(quantity),  # type: ignore[call-overload]
-        str(reference),
-        None if key is None else str(key),
-    )
+    try:
+        return Movement(
+            int(seq),  # type: ignore[call-overload]
+            stored_time(at),
+            str(location),
+            str(sku),
+            MovementKind(str(kind)),
+            int(quantity),  # type: ignore[call-overload]
+            str(reference),
+            None if key is None else str(key),
+        )
+    except (ValueError, TypeError) as error:
+        raise StoreError(f"ledger row {seq} is damaged: {error}") from error
 
 
 def migrations(dialect: str) -> list[tuple[int, str]]:

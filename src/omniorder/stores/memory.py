@@ -18,7 +18,7 @@ import attrs
 from omniorder.model.errors import ConcurrencyConflict, StoreError
 from omniorder.model.events import Event
 from omniorder.model.order import OrderRecord
-from omniorder.model.position import Movement, Position
+from omniorder.model.position import Movement, Position, refusal
 from omniorder.model.reservation import Reservation, ReservationState
 from omniorder.model.returns import ReturnAuthorization
 from omniorder.stores.base import IdempotencyRecord, PositionKey
@@ -130,16 +130,9 @@ class _MemoryUnitOfWork:
         self._writable()
         key = (movement.location, movement.sku)
         before = self._s.positions.get(key)
+        if refused := refusal(movement, before or Position(*key), keep):
+            raise refused
         after = (before or Position(*key)).apply(movement.kind, movement.quantity)
-        if problems := after.violations():
-            raise StoreError(
-                f"{movement.kind} of {movement.quantity} {movement.sku} at "
-                f"{movement.location} refused: " + "; ".join(problems)
-            )
-        if after.free < keep:
-            raise ConcurrencyConflict(
-                f"{movement.sku} at {movement.location} no longer has {keep} units free"
-            )
         seq = len(self._s.ledger) + 1
         self._s.ledger.append(
             Movement(

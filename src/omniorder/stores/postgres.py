@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -39,6 +40,7 @@ from typing import Any, Final
 
 import attrs
 
+from omniorder.model import checks
 from omniorder.model.errors import (
     CommitOutcomeUnknown,
     ConcurrencyConflict,
@@ -47,7 +49,7 @@ from omniorder.model.errors import (
 )
 from omniorder.model.events import Event
 from omniorder.model.order import OrderRecord
-from omniorder.model.position import COUNTERS, EFFECTS, Movement, Position
+from omniorder.model.position import COUNTERS, Movement, Position, refusal
 from omniorder.model.reservation import Reservation, ReservationState
 from omniorder.model.returns import ReturnAuthorization
 from omniorder.stores._sql import (
@@ -56,7 +58,9 @@ from omniorder.stores._sql import (
     load,
     micros,
     migrations,
+    move_statement,
     movement_from_row,
+    stored_time,
 )
 from omniorder.stores.base import IdempotencyRecord, PositionKey, sorted_keys
 
@@ -81,6 +85,9 @@ _RETRYABLE: Final = (
     pg_errors.LockNotAvailable,
 )
 _POSITION_COLUMNS: Final = "sku, location, " + ", ".join(COUNTERS)
+_SCHEMA: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MAX_IDENTIFIER: Final = 63
+"""PostgreSQL's default NAMEDATALEN - 1; the server's own limit is checked when it is reached."""
 _MIGRATION_LOCK: Final = 0x6F6D6E69  # "omni": the advisory lock that serialises migrations
 
 
@@ -114,7 +121,7 @@ class _PgUnitOfWork:
     # -- time --------------------------------------------------------------------------------
     def last_time(self) -> datetime | None:
         row = self._c.execute("SELECT value FROM meta WHERE name = 'last_time'").fetchone()
-        return None if row is None else datetime.fromisoformat(row[0])
+        return None if row is None else stored_time(row[0])
 
     def record_time(self, now: datetime) -> None:
         self._writable()
@@ -193,24 +200,15 @@ class _PgUnitOfWork:
 
     def move(self, movement: Movement, *, keep: int = 0) -> Position:
         self._writable()
-        deltas = [sign * movement.quantity for sign in EFFECTS[movement.kind]]
         self._c.execute(
             "INSERT INTO position (sku, location) VALUES (%s, %s) ON CONFLICT DO NOTHING",
             (movement.sku, movement.location),
         )
-        setters = ", ".join(f"{name} = {name} + %s" for name in COUNTERS)
-        query = (
-            f"UPDATE position SET {setters} WHERE sku = %s AND location = %s "
-            "AND (on_hand + %s) - (reserved + %s) - (committed + %s) >= %s "
-            f"RETURNING {_POSITION_COLUMNS}"
-        )
-        row = self._c.execute(
-            query,
-            (*deltas, movement.sku, movement.location, deltas[0], deltas[1], deltas[2], keep),
-        ).fetchone()
+        row = self._c.execute(*move_statement(movement, keep, "%s")).fetchone()
         if row is None:
-            raise ConcurrencyConflict(
-                f"{movement.sku} at {movement.location} no longer has {keep} units free"
+            (before,) = self.positions([(movement.location, movement.sku)])
+            raise refusal(movement, before, keep) or ConcurrencyConflict(
+                f"{movement.sku} at {movement.location} changed meanwhile"
             )
         self._ledger.append(movement)
         return _position(row)
@@ -482,13 +480,23 @@ class PostgresStore:
         timeout: timedelta = timedelta(seconds=30),
         clock_tolerance: timedelta = timedelta(seconds=2),
     ) -> None:
-        if not isinstance(schema, str) or not schema.replace("_", "").isalnum():
-            raise InvalidInput("schema must be letters, digits and _", field="schema", value=schema)
-        if not 1 <= min_size <= max_size:
+        if not isinstance(dsn, str) or not dsn.strip() or "\x00" in dsn:
+            raise InvalidInput("dsn must be a connection string", field="dsn", value=dsn)
+        _check_schema(schema)
+        checks.positive(min_size, "min_size")
+        checks.positive(max_size, "max_size")
+        if min_size > max_size:
             raise InvalidInput(
                 "pool sizes must satisfy 1 <= min_size <= max_size",
                 field="min_size",
                 value=min_size,
+            )
+        checks.positive_duration(timeout, "timeout")
+        if not isinstance(clock_tolerance, timedelta) or clock_tolerance < timedelta(0):
+            raise InvalidInput(
+                "clock_tolerance must be a timedelta of at least 0",
+                field="clock_tolerance",
+                value=clock_tolerance,
             )
         self.dsn = dsn
         self.schema = schema
@@ -536,6 +544,14 @@ class PostgresStore:
         latest = steps[-1][0]
         try:
             with psycopg.connect(self.dsn, autocommit=False) as conn:
+                row = conn.execute("SHOW max_identifier_length").fetchone()
+                if row is not None and len(self.schema.encode()) > int(row[0]):
+                    raise InvalidInput(
+                        f"schema {self.schema!r} is longer than this server's identifiers "
+                        f"({row[0]} bytes): PostgreSQL would shorten it",
+                        field="schema",
+                        value=self.schema,
+                    )
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
                 conn.execute(
                     sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
@@ -633,9 +649,31 @@ def _rollback(conn: psycopg.Connection[Any]) -> None:
         logger.debug("rollback on a broken connection", exc_info=True)
 
 
+def _check_schema(schema: object) -> None:
+    """A schema name PostgreSQL keeps as given: ASCII letters, digits and ``_``, not starting
+    with a digit, at most 63 bytes (longer names are silently cut, so two long names could share
+    one schema and one store would see another's stock)."""
+    if not isinstance(schema, str) or not _SCHEMA.fullmatch(schema):
+        raise InvalidInput(
+            "schema must be ASCII letters, digits and _, not starting with a digit",
+            field="schema",
+            value=schema,
+        )
+    if len(schema) > _MAX_IDENTIFIER:
+        raise InvalidInput(
+            f"schema is {len(schema)} characters long; PostgreSQL keeps {_MAX_IDENTIFIER}",
+            field="schema",
+            value=schema,
+        )
+
+
 def _translate(error: psycopg.Error) -> Exception:
     if isinstance(error, _RETRYABLE):
         return ConcurrencyConflict(f"{type(error).__name__}: {error}")
+    if isinstance(error, pg_errors.UniqueViolation):
+        # Two transactions inserted the same new id (an order, a return) at once: the loser
+        # runs again and then finds the winner's row, as it would have one moment later.
+        return ConcurrencyConflict(f"inserted concurrently: {error}")
     if isinstance(error, pg_errors.IntegrityError):
         return StoreError(f"a constraint refused the change: {error}")
     return StoreError(f"PostgreSQL: {type(error).__name__}: {error}")

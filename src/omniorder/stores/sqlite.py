@@ -37,10 +37,10 @@ from typing import Any, Final, Literal
 
 import attrs
 
-from omniorder.model.errors import ConcurrencyConflict, InvalidInput, StoreError
+from omniorder.model.errors import ConcurrencyConflict, InvalidInput, SchemaError, StoreError
 from omniorder.model.events import Event
 from omniorder.model.order import OrderRecord
-from omniorder.model.position import COUNTERS, EFFECTS, Movement, Position
+from omniorder.model.position import COUNTERS, Movement, Position, refusal
 from omniorder.model.reservation import Reservation, ReservationState
 from omniorder.model.returns import ReturnAuthorization
 from omniorder.stores._sql import (
@@ -50,7 +50,9 @@ from omniorder.stores._sql import (
     load,
     micros,
     migrations,
+    move_statement,
     movement_from_row,
+    stored_time,
 )
 from omniorder.stores.base import IdempotencyRecord, PositionKey
 
@@ -103,7 +105,7 @@ class _SQLiteUnitOfWork:
     # -- time --------------------------------------------------------------------------------
     def last_time(self) -> datetime | None:
         row = self._c.execute("SELECT value FROM meta WHERE name = 'last_time'").fetchone()
-        return None if row is None else datetime.fromisoformat(row[0])
+        return None if row is None else stored_time(row[0])
 
     def record_time(self, now: datetime) -> None:
         self._writable()
@@ -178,22 +180,15 @@ class _SQLiteUnitOfWork:
 
     def move(self, movement: Movement, *, keep: int = 0) -> Position:
         self._writable()
-        deltas = [sign * movement.quantity for sign in EFFECTS[movement.kind]]
         self._c.execute(
             "INSERT INTO position (sku, location) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (movement.sku, movement.location),
         )
-        setters = ", ".join(f"{name} = {name} + ?" for name in COUNTERS)
-        row = self._c.execute(
-            f"UPDATE position SET {setters} "
-            "WHERE sku = ? AND location = ? "
-            "AND (on_hand + ?) - (reserved + ?) - (committed + ?) >= ? "
-            f"RETURNING sku, location, {', '.join(COUNTERS)}",
-            (*deltas, movement.sku, movement.location, deltas[0], deltas[1], deltas[2], keep),
-        ).fetchone()
+        row = self._c.execute(*move_statement(movement, keep, "?")).fetchone()
         if row is None:
-            raise ConcurrencyConflict(
-                f"{movement.sku} at {movement.location} no longer has {keep} units free"
+            (before,) = self.positions([(movement.location, movement.sku)])
+            raise refusal(movement, before, keep) or ConcurrencyConflict(
+                f"{movement.sku} at {movement.location} changed meanwhile"
             )
         self._c.execute(
             "INSERT INTO ledger (seq, at, sku, location, kind, quantity, reference, key) "
@@ -382,7 +377,7 @@ class _SQLiteUnitOfWork:
 
 def _record(row: Sequence[Any]) -> IdempotencyRecord:
     key, command, fingerprint, request, result, at = row
-    return IdempotencyRecord(key, command, fingerprint, request, result, datetime.fromisoformat(at))
+    return IdempotencyRecord(key, command, fingerprint, request, result, stored_time(at))
 
 
 def _reservation_row(r: Reservation) -> tuple[str, str, str, int | None, int, str]:
@@ -400,10 +395,14 @@ class SQLiteStore:
             power loss).
         busy_timeout: how long a writer waits for another writer's transaction before giving
             up with :class:`~omniorder.ConcurrencyConflict`.
+        read_only: open an existing omniorder database without ever writing to it (health
+            checks, ``omniorder verify``): nothing is created or migrated, and a file without
+            the omniorder schema is refused.
 
     Raises:
-        StoreError: the file cannot be opened, is not a database, or has a newer schema.
-        InvalidInput: a bad ``synchronous`` value.
+        StoreError: the file cannot be opened or is not a database.
+        SchemaError: the database has a newer schema, or (``read_only``) none of omniorder's.
+        InvalidInput: a bad path, ``synchronous`` value or ``busy_timeout``.
     """
 
     clock_tolerance = timedelta(0)
@@ -414,14 +413,31 @@ class SQLiteStore:
         *,
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
         busy_timeout: timedelta = timedelta(seconds=30),
+        read_only: bool = False,
         _transactions: bool = True,
+        _probe: bool = False,
     ) -> None:
+        if not isinstance(path, str | os.PathLike) or not str(path) or "\x00" in str(path):
+            raise InvalidInput(
+                "path must be a file name (str or os.PathLike) without NUL",
+                field="path",
+                value=path,
+            )
         if synchronous not in ("FULL", "NORMAL"):
             raise InvalidInput(
                 "synchronous must be 'FULL' or 'NORMAL'", field="synchronous", value=synchronous
             )
+        if not isinstance(busy_timeout, timedelta) or busy_timeout < timedelta(0):
+            raise InvalidInput(
+                "busy_timeout must be a timedelta of at least 0",
+                field="busy_timeout",
+                value=busy_timeout,
+            )
+        if not isinstance(read_only, bool):
+            raise InvalidInput("read_only must be a bool", field="read_only", value=read_only)
         self.path = Path(path)
         self.synchronous = synchronous
+        self.read_only = read_only
         self._busy_ms = int(busy_timeout.total_seconds() * 1000)
         self._transactions = _transactions
         self._local = threading.local()
@@ -430,19 +446,33 @@ class SQLiteStore:
         self._pid = os.getpid()
         self._closed = False
         _log_version()
-        self._migrate(self._connection())
+        if not read_only and self.path.is_file() and self.path.stat().st_size:
+            # Look before the first connection turns the file to WAL and migrates it: another
+            # application's database is refused, never changed.
+            probe = SQLiteStore(self.path, read_only=True, busy_timeout=busy_timeout, _probe=True)
+            probe.close()
+        try:
+            if read_only:
+                self._check_schema(self._connection(), empty_ok=_probe)
+            else:
+                self._migrate(self._connection())
+        except BaseException:
+            self.close()
+            raise
 
     # -- connections ---------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(
-                self.path,
+                f"{self.path.absolute().as_uri()}?mode=ro" if self.read_only else self.path,
                 isolation_level=None,
                 check_same_thread=False,
                 timeout=self._busy_ms / 1000,
+                uri=self.read_only,
             )
             conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            if not self.read_only:
+                conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {self.synchronous}")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as error:
@@ -471,7 +501,7 @@ class SQLiteStore:
             current = conn.execute("PRAGMA user_version").fetchone()[0]
             if current > latest:
                 conn.execute("ROLLBACK")
-                raise StoreError(
+                raise SchemaError(
                     f"{str(self.path)!r} has schema version {current}; this omniorder knows "
                     f"{latest} at most: upgrade omniorder"
                 )
@@ -488,6 +518,30 @@ class SQLiteStore:
             if _in_transaction(conn):
                 conn.execute("ROLLBACK")
             raise StoreError(f"cannot prepare {str(self.path)!r}: {error}") from error
+
+    def _check_schema(self, conn: sqlite3.Connection, *, empty_ok: bool = False) -> None:
+        """Refuse a database that does not hold the omniorder schema (``empty_ok``: a database
+        with no tables at all is accepted, to be migrated)."""
+        latest = migrations("sqlite")[-1][0]
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot read {str(self.path)!r}: {error}") from error
+        missing = sorted(_TABLES - tables)
+        if empty_ok and version == 0 and not tables:
+            return
+        if version == 0 or missing:
+            found = ", ".join(sorted(tables)) or "no tables"
+            raise SchemaError(
+                f"{str(self.path)!r} is not an omniorder database (schema version {version}, "
+                f"{found})"
+            )
+        if version > latest:
+            raise SchemaError(
+                f"{str(self.path)!r} has schema version {version}; this omniorder knows "
+                f"{latest} at most: upgrade omniorder"
+            )
 
     # -- the port ----------------------------------------------------------------------------------
     @contextmanager
@@ -518,8 +572,12 @@ class SQLiteStore:
             raise _translate(error) from error
 
     def integrity_check(self) -> list[str]:
-        """SQLite's own ``PRAGMA integrity_check``: empty when the file is sound."""
-        rows = self._connection().execute("PRAGMA integrity_check").fetchall()
+        """SQLite's own ``PRAGMA integrity_check``: the problems found, empty when the file is
+        sound. A file too damaged to check is reported as one problem, never raised."""
+        try:
+            rows = self._connection().execute("PRAGMA integrity_check").fetchall()
+        except sqlite3.Error as error:
+            return [f"the integrity check could not run: {error}"]
         return [] if [tuple(r) for r in rows] == [("ok",)] else [str(r[0]) for r in rows]
 
     def close(self) -> None:
@@ -532,6 +590,12 @@ class SQLiteStore:
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
+
+
+_TABLES: Final = frozenset(
+    {"position", "ledger", "reservation", "reservation_line", "event", "idempotency", "meta"}
+)
+"""The tables every omniorder SQLite database has (since schema version 1)."""
 
 
 def _in_transaction(conn: sqlite3.Connection) -> bool:

@@ -61,6 +61,12 @@ class SQLiteTamper(Tamper):
     def drop_movement(self, seq: int) -> None:
         self._run("DELETE FROM ledger WHERE seq = ?", (seq,))
 
+    def garble_movement(self, seq: int) -> None:
+        self._run("UPDATE ledger SET kind = 'teleported' WHERE seq = ?", (seq,))
+
+    def garble_event(self, seq: int) -> None:
+        self._run('UPDATE event SET body = \'{"type": "Stock\' WHERE seq = ?', (seq,))
+
 
 class PostgresTamper(Tamper):
     """Corrupts a :class:`~omniorder.stores.postgres.PostgresStore` with plain SQL."""
@@ -91,3 +97,10 @@ class PostgresTamper(Tamper):
 
     def drop_movement(self, seq: int) -> None:
         self._run("DELETE FROM ledger WHERE seq = %s", (seq,))
+
+    def garble_movement(self, seq: int) -> None:
+        self._run("UPDATE ledger SET kind = 'teleported' WHERE seq = %s", (seq,))
+
+    def garble_event(self, seq: int) -> None:
+        # JSONB holds only valid JSON: the damage is a body that is no event.
+        self._run("""UPDATE event SET body = '{"type": "Teleported"}' WHERE seq = %s""", (seq,))

@@ -25,6 +25,7 @@ from omniorder.testing.contracts.concurrency import ConcurrencyContract
 from omniorder.testing.contracts.events import EventContract
 from omniorder.testing.contracts.idempotency import IdempotencyContract
 from omniorder.testing.contracts.journeys import JourneysContract
+from omniorder.testing.contracts.limits import LimitsContract
 from omniorder.testing.contracts.orders import OrdersContract
 from omniorder.testing.contracts.reservations import ReservationContract
 from omniorder.testing.contracts.returns import ReturnsContract
@@ -42,6 +43,7 @@ __all__ = [
     "EventContract",
     "IdempotencyContract",
     "JourneysContract",
+    "LimitsContract",
     "OrdersContract",
     "ReservationContract",
     "ReturnsContract",
@@ -67,6 +69,7 @@ class StoreContract(
     OrdersContract,
     JourneysContract,
     ReturnsContract,
+    LimitsContract,
     AtomicityContract,
     DurabilityContract,
 ):

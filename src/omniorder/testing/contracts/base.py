@@ -37,6 +37,14 @@ class Tamper:
         """Delete one ledger row."""
         raise NotImplementedError
 
+    def garble_movement(self, seq: int) -> None:
+        """Give one ledger row a kind no omniorder release writes (a damaged row)."""
+        raise NotImplementedError
+
+    def garble_event(self, seq: int) -> None:
+        """Replace one event's stored body with one that is not an event (a damaged row)."""
+        raise NotImplementedError
+
 
 class ContractBase:
     """What every contract class needs: a store to test, and the fixtures made from it.

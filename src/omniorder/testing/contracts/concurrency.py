@@ -151,3 +151,38 @@ class ConcurrencyContract(ContractBase):
         _race([lambda at=at: counter_clerk(at) for at in [STORE_1, STORE_2] * (THREADS // 2)])
         assert outcomes == {"authorised": 3, "refused": THREADS * 2 - 3}
         invariants.promise_8_returns(engine)
+
+    def test_eight_callers_placing_one_new_order_at_once_place_it_once(self, store: Store) -> None:
+        engine = Engine(sample_network(), store=store, clock=ManualClock(START))
+        engine.receive(WAREHOUSE, "lamp", 20)
+        order = Order("o-9", Channel.WEB, [OrderLine("1", "lamp", 2, Decimal("10"), Ship(HOME))])
+        outcomes: Counter[str] = Counter()
+        lock = threading.Lock()
+
+        def checkout() -> None:
+            try:
+                engine.place_order(order)
+                outcome = "placed"
+            except InvalidTransition:  # the documented answer to placing a placed order
+                outcome = "already placed"
+            with lock:
+                outcomes[outcome] += 1
+
+        _race([checkout] * THREADS)
+        assert outcomes == {"placed": 1, "already placed": THREADS - 1}
+        assert engine.position(WAREHOUSE, "lamp").committed == 2
+        invariants.all_state_promises(engine, ["lamp"])
+
+    def test_eight_callers_holding_one_new_order_at_once_leave_one_set_of_holds(
+        self, store: Store
+    ) -> None:
+        engine = Engine(sample_network(), store=store, clock=ManualClock(START))
+        engine.receive(WAREHOUSE, "lamp", 20)
+        order = Order("o-9", Channel.WEB, [OrderLine("1", "lamp", 2, Decimal("10"), Ship(HOME))])
+        _race([lambda: engine.hold_order(order)] * THREADS)  # each replaces the holds before it
+        view = engine.order("o-9")
+        assert [engine.reservation(r).state for r in view.reservation_ids] == [
+            ReservationState.HELD
+        ]
+        assert engine.position(WAREHOUSE, "lamp").reserved == 2
+        invariants.all_state_promises(engine, ["lamp"])
