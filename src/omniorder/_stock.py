@@ -43,7 +43,6 @@ class Stock:
         checks.positive(quantity)
 
         def work(w: Work) -> Position:
-            w.positions([(location, sku)])  # locked, and its due holds expired
             after = w.move(location, sku, MovementKind.RECEIVED, quantity, "receive")
             w.emit(StockReceived(at=w.now, location=location, sku=sku, quantity=quantity))
             return after

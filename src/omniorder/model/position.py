@@ -189,8 +189,9 @@ class Movement:
     key: str | None = None
 
 
-def refusal(movement: Movement, before: Position, keep: int = 0) -> OmniOrderError | None:
-    """Why a store must refuse ``movement`` on ``before``, or None when it may apply it.
+def refusal(movement: Movement, after: Position, keep: int = 0) -> OmniOrderError | None:
+    """Why a store must refuse ``movement``, which would leave its position ``after``, or None
+    when it may apply it.
 
     The one rule every store applies in :meth:`~omniorder.stores.base.UnitOfWork.move`, whatever
     its means (a check in Python, a conditional UPDATE): a counter above the column limit is bad
@@ -199,7 +200,6 @@ def refusal(movement: Movement, before: Position, keep: int = 0) -> OmniOrderErr
     (:class:`~omniorder.StoreError`); fewer than ``keep`` units left free means another writer
     took them first (:class:`~omniorder.ConcurrencyConflict`).
     """
-    after = before.apply(movement.kind, movement.quantity)
     what = f"{movement.kind} of {movement.quantity} {movement.sku} at {movement.location}"
     if above := after.above_limit():
         return InvalidInput(

@@ -130,9 +130,9 @@ class _MemoryUnitOfWork:
         self._writable()
         key = (movement.location, movement.sku)
         before = self._s.positions.get(key)
-        if refused := refusal(movement, before or Position(*key), keep):
-            raise refused
         after = (before or Position(*key)).apply(movement.kind, movement.quantity)
+        if refused := refusal(movement, after, keep):
+            raise refused
         seq = len(self._s.ledger) + 1
         self._s.ledger.append(
             Movement(

@@ -207,7 +207,8 @@ class _PgUnitOfWork:
         row = self._c.execute(*move_statement(movement, keep, "%s")).fetchone()
         if row is None:
             (before,) = self.positions([(movement.location, movement.sku)])
-            raise refusal(movement, before, keep) or ConcurrencyConflict(
+            after = before.apply(movement.kind, movement.quantity)
+            raise refusal(movement, after, keep) or ConcurrencyConflict(
                 f"{movement.sku} at {movement.location} changed meanwhile"
             )
         self._ledger.append(movement)
