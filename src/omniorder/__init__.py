@@ -5,6 +5,8 @@ ledger through one :class:`Engine`, so a unit held for one customer can never be
 and a hold nobody collects goes back on sale by itself.
 """
 
+import logging
+
 from omniorder.engine import Engine
 from omniorder.errors import (
     ClockWentBackwards,
@@ -69,6 +71,9 @@ from omniorder.model.returns import (
 )
 from omniorder.model.sale import Sale
 from omniorder.stores import InMemoryStore, SQLiteStore
+
+# A library logs; the application decides where logs go (and nothing prints without it).
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __version__ = "0.1.0.dev0"
 

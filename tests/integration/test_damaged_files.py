@@ -63,16 +63,6 @@ def test_a_read_only_store_never_writes_and_refuses_an_empty_file(tmp_path: Path
         store.close()
 
 
-def test_a_newer_schema_is_a_schema_error(tmp_path: Path) -> None:
-    shop = tmp_path / "shop.sqlite3"
-    _shop(shop)
-    with sqlite3.connect(shop) as conn:
-        conn.execute("PRAGMA user_version = 999")
-    for read_only in (False, True):
-        with pytest.raises(SchemaError, match="upgrade omniorder"):
-            SQLiteStore(shop, read_only=read_only)
-
-
 def test_the_integrity_check_reports_a_malformed_file_instead_of_raising(tmp_path: Path) -> None:
     shop = tmp_path / "shop.sqlite3"
     _shop(shop)
@@ -89,15 +79,6 @@ def test_the_integrity_check_reports_a_malformed_file_instead_of_raising(tmp_pat
         store.close()
     assert problems
     assert all(isinstance(p, str) and p for p in problems)
-
-
-def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
-    junk = tmp_path / "notes.txt"
-    junk.write_bytes(b"this is not a database at all, just words" * 200)
-    for read_only in (False, True):
-        with pytest.raises(StoreError):
-            SQLiteStore(junk, read_only=read_only)
-    assert junk.read_bytes().startswith(b"this is not a database")
 
 
 @pytest.mark.parametrize(

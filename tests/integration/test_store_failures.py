@@ -6,7 +6,10 @@ command was applied: it gets CommitOutcomeUnknown, and retrying with the same ke
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +23,7 @@ from omniorder import (
     ConcurrencyConflict,
     Engine,
     ManualClock,
+    SchemaError,
     SQLiteStore,
     StoreError,
 )
@@ -29,11 +33,15 @@ from omniorder.testing.network import START, STORE_1, sample_network
 from tests.postgres import drop_schema, new_schema, postgres_dsn
 
 
-def test_a_file_that_is_not_a_database_is_a_store_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_file_that_is_not_a_database_is_a_store_error_and_is_left_alone(
+    tmp_path: Path, read_only: bool
+) -> None:
     junk = tmp_path / "junk.sqlite3"
     junk.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError):
-        SQLiteStore(junk)
+        SQLiteStore(junk, read_only=read_only)
+    assert junk.read_bytes() == b"this is not a database" * 100
 
 
 def test_a_database_in_a_missing_folder_is_a_store_error(tmp_path: Path) -> None:
@@ -46,8 +54,9 @@ def test_a_schema_newer_than_this_omniorder_is_refused(tmp_path: Path) -> None:
     SQLiteStore(db).close()
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA user_version = 99")
-    with pytest.raises(StoreError, match="upgrade omniorder"):
-        SQLiteStore(db)
+    for read_only in (False, True):
+        with pytest.raises(SchemaError, match="upgrade omniorder"):
+            SQLiteStore(db, read_only=read_only)
 
 
 def test_reopening_a_database_keeps_its_data_and_schema(tmp_path: Path) -> None:
@@ -85,6 +94,39 @@ def test_the_wal_reset_fix_is_recognised_by_version() -> None:
     assert not wal_reset_bug_fixed((3, 50, 6))
     assert wal_reset_bug_fixed((3, 44, 6))
     assert wal_reset_bug_fixed((3, 52, 0))
+
+
+def test_the_linked_sqlite_is_logged_quietly_unless_processes_share_a_store(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omniorder.stores import sqlite as module
+
+    monkeypatch.setattr(module, "wal_reset_bug_fixed", lambda: False)
+    monkeypatch.setattr(module, "_warned_versions", set())
+    with caplog.at_level(logging.DEBUG, logger="omniorder.stores.sqlite"):
+        SQLiteStore(tmp_path / "a.sqlite3").close()
+        SQLiteStore(tmp_path / "b.sqlite3").close()
+        module._log_version(forked=True)  # what a store used across fork() says, once
+        module._log_version(forked=True)
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if r.funcName == "_log_version"]
+    assert [level for level, _ in said] == [logging.INFO, logging.WARNING]
+    assert "several processes" in said[1][1]
+
+
+def test_the_package_logger_has_a_null_handler_and_prints_nothing_by_itself() -> None:
+    import omniorder
+
+    handlers = logging.getLogger(omniorder.__name__).handlers
+    assert any(isinstance(h, logging.NullHandler) for h in handlers)
+
+
+def test_the_test_helpers_say_which_extra_they_need_when_it_is_missing() -> None:
+    code = "import sys; sys.modules['hypothesis'] = None; import omniorder.testing"
+    ran = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert ran.returncode != 0
+    assert 'pip install "omniorder[testing]"' in ran.stderr
 
 
 def test_an_unreachable_postgres_is_a_store_error() -> None:

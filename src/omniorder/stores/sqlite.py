@@ -16,7 +16,9 @@ How it keeps the promises:
 
 SQLite's WAL-reset bug: SQLite before 3.51.3 (except 3.50.7+ and 3.44.6+) can, very rarely,
 corrupt a WAL database when two connections write or checkpoint at the same instant. The store
-logs the linked SQLite version when it opens and warns once per process on an affected version.
+logs the linked SQLite version at INFO once per process, and warns (WARNING, once) on an affected
+version when one store object is used across ``fork()`` by several processes. To silence it:
+``logging.getLogger("omniorder.stores.sqlite").setLevel(logging.ERROR)``.
 Our policy: prefer a Python linked against a fixed SQLite; keep the database on a local disk and
 never enable ``mmap_size`` with several writer processes (the store does not); run
 ``SQLiteStore.integrity_check()`` and ``engine.verify()`` in your health checks; and move to
@@ -75,14 +77,30 @@ def wal_reset_bug_fixed(version: tuple[int, int, int] = sqlite3.sqlite_version_i
     return version >= (3, 51, 3)
 
 
-def _log_version() -> None:
+def _log_version(*, forked: bool = False) -> None:
+    """Say which SQLite is linked: at INFO once per process, and at WARNING only where the
+    WAL-reset bug can bite, a store used by several processes (seen here when it crosses
+    ``fork()``; a database opened by several independent processes looks the same to each)."""
     version = sqlite3.sqlite_version
-    logger.info("omniorder SQLiteStore: linked SQLite %s", version)
-    if not wal_reset_bug_fixed() and version not in _warned_versions:
-        _warned_versions.add(version)
+    if wal_reset_bug_fixed():
+        if version not in _warned_versions:
+            _warned_versions.add(version)
+            logger.info("omniorder SQLiteStore: linked SQLite %s", version)
+        return
+    if forked and f"forked {version}" not in _warned_versions:
+        _warned_versions.add(f"forked {version}")
         logger.warning(
-            "SQLite %s predates the WAL-reset fix (3.51.3, 3.50.7, 3.44.6): several processes "
-            "writing one database can very rarely corrupt it; see omniorder.stores.sqlite",
+            "SQLite %s predates the WAL-reset fix (3.51.3, 3.50.7, 3.44.6) and this store is "
+            "now written by several processes, which can very rarely corrupt it; see "
+            "omniorder.stores.sqlite",
+            version,
+        )
+    elif version not in _warned_versions:
+        _warned_versions.add(version)
+        logger.info(
+            "omniorder SQLiteStore: linked SQLite %s predates the WAL-reset fix (3.51.3, 3.50.7, "
+            "3.44.6), which matters only when several processes write one database; see "
+            "omniorder.stores.sqlite",
             version,
         )
 
@@ -488,6 +506,7 @@ class SQLiteStore:
         if os.getpid() != self._pid:
             # A connection must never cross fork(): the child opens its own.
             self._pid, self._local, self._all = os.getpid(), threading.local(), []
+            _log_version(forked=True)
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._connect()
