@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -131,18 +131,52 @@ def test_eight_processes_fighting_over_a_scarce_sku_never_oversell_drift_or_lose
         store.close()
 
 
+def _entries(log: Path) -> list[dict[str, Any]]:
+    """The complete lines a worker has logged so far (one being written is left for later)."""
+    text = log.read_text(encoding="utf-8") if log.exists() else ""
+    return [json.loads(line) for line in text.splitlines(keepends=True) if line.endswith("\n")]
+
+
+def _await_step(processes: list[subprocess.Popen[bytes]], logs: list[Path], step: str) -> None:
+    """Wait until every worker has logged ``step`` (failing at once if one has died)."""
+    deadline = time.monotonic() + 120
+    while not all(any(e["step"] == step for e in _entries(log)) for log in logs):
+        for process, log in zip(processes, logs, strict=True):
+            assert process.poll() is None, log.with_suffix(".err").read_text()
+        assert time.monotonic() < deadline, f"not every worker logged {step!r} in time"
+        time.sleep(0.005)
+
+
 def test_eight_processes_firing_the_same_key_at_once_apply_it_once(
     spec: str, tmp_path: Path
 ) -> None:
-    start_at = time.time() + 3.0
-    racers = [
-        _worker("racer", spec, tmp_path / f"racer-{n}.log", "--start-at", str(start_at))
-        for n in range(8)
-    ]
+    """The collision is made certain, not hoped for: the racers open the store and say they are
+    ready; the parent takes the write lock of the hot position (BEGIN IMMEDIATE on SQLite, a
+    row lock on PostgreSQL), releases them all at once, and opens the lock only once every
+    racer has fired. No command can finish before that (the key's first claimant needs the
+    lock; every other claimant waits for the first), so all eight are in flight together, and
+    their logged monotonic intervals prove it."""
+    go = tmp_path / "go"
+    logs = [tmp_path / f"racer-{n}.log" for n in range(8)]
+    racers = [_worker("racer", spec, log, "--go", str(go)) for log in logs]
+    _await_step(racers, logs, "ready")
+    gate = open_store(spec)
+    try:
+        with gate.unit_of_work() as uow:
+            uow.positions([(WAREHOUSE, HOT)], for_update=True)
+            released = time.monotonic()
+            go.touch()
+            _await_step(racers, logs, "firing")
+            time.sleep(0.2)  # the last to fire reaches the lock
+            opened = time.monotonic()
+    finally:
+        gate.close()
     for process in racers:
         _finish(process)
-    results = [json.loads((tmp_path / f"racer-{n}.log").read_text()) for n in range(8)]
-    assert {entry["step"] for entry in results} == {"ack"}
+    results = [_entries(log)[-1] for log in logs]
+    assert [entry["step"] for entry in results] == ["ack"] * 8, results
+    for entry in results:  # every command was in flight when the lock opened
+        assert released <= entry["before"] < opened < entry["after"]
     assert len({json.dumps(entry["result"], sort_keys=True) for entry in results}) == 1
     store = open_store(spec)
     try:

@@ -213,18 +213,28 @@ def reader(spec: str, log_path: Path, stop: Path) -> None:
     store.close()
 
 
-def racer(spec: str, log_path: Path, start_at: float) -> None:
-    """Wait for ``start_at`` (epoch seconds), then fire the shared key once."""
+def racer(spec: str, log_path: Path, go: Path) -> None:
+    """Fire the shared key once, as soon as ``go`` exists.
+
+    The handshake: ``ready`` once the store is open (the parent waits for every racer's), then
+    a spin on ``go``; ``firing`` just before the command, and with the answer the
+    ``time.monotonic()`` readings taken just before and just after it (system-wide on Linux),
+    so the parent can tell which commands were in flight at the same time.
+    """
     store = open_store(spec)
     engine = Engine(sample_network(), store=store, retries=50)
     log = Log(log_path)
-    while time.time() < start_at:
+    log.write(step="ready", pid=os.getpid())
+    while not go.exists():
         time.sleep(0.0005)
+    log.write(step="firing")
+    before = time.monotonic()
     try:
         made = engine.reserve(
             WAREHOUSE, {HOT: 1}, channel=Channel.WEB, mode=Mode.SHIP, key="the-same-key"
         )
-        log.write(step="ack", result=unstructure(made))
+        after = time.monotonic()
+        log.write(step="ack", result=unstructure(made), before=before, after=after)
     except OmniOrderError as error:
         log.write(step="error", error=f"{type(error).__name__}: {error}")
     store.close()
@@ -239,7 +249,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int)
     parser.add_argument("--stop", type=Path)
-    parser.add_argument("--start-at", type=float, default=0.0)
+    parser.add_argument("--go", type=Path, help="the racers fire when this file exists")
     parser.add_argument("--calm", action="store_true", help="only commands that are never refused")
     args = parser.parse_args(argv)
     if args.role == "shopper":
@@ -247,7 +257,7 @@ def main(argv: list[str]) -> None:
     elif args.role == "reader":
         reader(args.spec, args.log, args.stop)
     else:
-        racer(args.spec, args.log, args.start_at)
+        racer(args.spec, args.log, args.go)
 
 
 if __name__ == "__main__":

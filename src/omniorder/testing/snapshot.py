@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import attrs
 
 from omniorder.model.events import Event
@@ -26,6 +28,9 @@ class Snapshot:
         keys: every idempotency record, by key.
         orders: every order record, by id.
         returns: every return authorisation, by id.
+        last_time: the store's clock watermark, the latest command time it recorded (None in
+            a new store): a command that changes nothing must not move it either, or a later
+            command with an earlier clock would be refused as going backwards.
     """
 
     positions: tuple[Position, ...]
@@ -35,6 +40,7 @@ class Snapshot:
     keys: tuple[IdempotencyRecord, ...]
     orders: tuple[OrderRecord, ...] = ()
     returns: tuple[ReturnAuthorization, ...] = ()
+    last_time: datetime | None = None
 
     def differences(self, other: Snapshot) -> list[str]:
         """The parts that differ from ``other`` (empty when equal), for readable failures."""
@@ -48,6 +54,7 @@ class Snapshot:
                 "keys",
                 "orders",
                 "returns",
+                "last_time",
             )
             if getattr(self, name) != getattr(other, name)
         ]
@@ -64,4 +71,5 @@ def take_snapshot(store: Store) -> Snapshot:
             keys=tuple(uow.idempotency_records()),
             orders=tuple(uow.orders()),
             returns=tuple(uow.returns()),
+            last_time=uow.last_time(),
         )

@@ -27,6 +27,7 @@ from omniorder.testing.contracts.idempotency import IdempotencyContract
 from omniorder.testing.contracts.journeys import JourneysContract
 from omniorder.testing.contracts.limits import LimitsContract
 from omniorder.testing.contracts.orders import OrdersContract
+from omniorder.testing.contracts.port import StaleWriteContract, StoreRefusalContract
 from omniorder.testing.contracts.reservations import ReservationContract
 from omniorder.testing.contracts.returns import ReturnsContract
 from omniorder.testing.contracts.sell import SellContract
@@ -48,9 +49,11 @@ __all__ = [
     "ReservationContract",
     "ReturnsContract",
     "SellContract",
+    "StaleWriteContract",
     "StatefulContract",
     "StockContract",
     "StoreContract",
+    "StoreRefusalContract",
     "TableContract",
     "Tamper",
 ]
@@ -72,5 +75,7 @@ class StoreContract(
     LimitsContract,
     AtomicityContract,
     DurabilityContract,
+    StaleWriteContract,
+    StoreRefusalContract,
 ):
     """Every contract at once: subclass it and implement ``make_store`` (and the other hooks)."""

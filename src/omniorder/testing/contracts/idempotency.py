@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -15,19 +13,18 @@ from omniorder import (
     InsufficientStock,
     InvalidInput,
     ManualClock,
-    Mode,
 )
+from omniorder.stores.base import Store
 from omniorder.testing import invariants, take_snapshot
+from omniorder.testing.contracts.atomicity import (
+    WHEN,
+    command_case,
+    prepare,
+    scenario_engine,
+    state_changing_commands,
+)
 from omniorder.testing.contracts.base import ContractBase
-from omniorder.testing.network import STORE_1, WAREHOUSE
-
-Command = Callable[[str], object]
-
-
-def _replays_under_keys(engine: Engine, calls: list[tuple[str, Command]]) -> None:
-    for key, call in calls:
-        first = call(key)
-        invariants.replayed(engine, functools.partial(call, key), first)
+from omniorder.testing.network import STORE_1
 
 
 class IdempotencyContract(ContractBase):
@@ -92,42 +89,17 @@ class IdempotencyContract(ContractBase):
             engine.receive(STORE_1, "lamp", 1, key=key)  # type: ignore[arg-type]
         assert take_snapshot(engine.store).ledger == ()
 
-    def test_each_state_changing_command_honours_its_key(
-        self, engine: Engine, clock: ManualClock
+    @pytest.mark.parametrize("command", state_changing_commands())
+    def test_each_state_changing_command_applies_once_under_its_key(
+        self, store: Store, command: str
     ) -> None:
-        _replays_under_keys(
-            engine,
-            [
-                ("k1", lambda k: engine.receive(STORE_1, "lamp", 9, key=k)),
-                ("k2", lambda k: engine.adjust(STORE_1, "lamp", delta=-1, reason="broken", key=k)),
-                ("k3", lambda k: engine.set_safety_stock(STORE_1, "lamp", 1, key=k)),
-                ("k4", lambda k: engine.sell(STORE_1, {"lamp": 1}, key=k)),
-                ("k5", lambda k: engine.reserve(STORE_1, {"lamp": 2}, channel=Channel.WEB, key=k)),
-            ],
-        )
-        rid = engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB).id
-        _replays_under_keys(
-            engine,
-            [
-                ("extend", lambda k: engine.extend(rid, timedelta(minutes=30), key=k)),
-                ("confirm", lambda k: engine.confirm(rid, key=k)),
-                ("ready", lambda k: engine.mark_ready(rid, key=k)),
-                ("collect", lambda k: engine.collect(rid, key=k)),
-            ],
-        )
-        engine.receive(WAREHOUSE, "lamp", 2)
-        parcel = engine.reserve(WAREHOUSE, {"lamp": 1}, channel=Channel.WEB, mode=Mode.SHIP).id
-        dropped = engine.reserve(WAREHOUSE, {"lamp": 1}, channel=Channel.WEB, mode=Mode.SHIP).id
-        engine.confirm(parcel)
-        _replays_under_keys(
-            engine,
-            [
-                ("ship", lambda k: engine.ship(parcel, key=k)),
-                ("release", lambda k: engine.release(dropped, reason="oops", key=k)),
-            ],
-        )
-        clock.advance(timedelta(hours=1))
-        swept = engine.expire_due(key="sweep-1")
-        assert len(swept) == 1
-        invariants.replayed(engine, lambda: engine.expire_due(key="sweep-1"), swept)
+        """Every command the engine has (read from the Engine itself), replayed a minute later:
+        the first result comes back and nothing moves, not even the clock watermark."""
+        case = command_case(command)
+        ids = prepare(store)
+        clock = ManualClock(WHEN)
+        engine = scenario_engine(store, clock)
+        first = case(engine, ids)
+        clock.advance(timedelta(minutes=1))
+        invariants.replayed(engine, lambda: case(engine, ids), first)
         assert engine.verify() == []

@@ -234,8 +234,11 @@ class JourneysContract(ContractBase):
             try:
                 engine = self.engine_on(store, ManualClock(START))
                 engine.receive(STORE_2, "lamp", 6)
+                free = 6  # the model: every channel here sees the same six lamps, and no buffer
+                sold = 0
                 earmarked: dict[str, int] = {}
                 for n, (kind, units) in enumerate(steps):
+                    before = take_snapshot(store)
                     try:
                         if kind == "till":
                             engine.sell(STORE_2, {"lamp": units})
@@ -247,14 +250,20 @@ class JourneysContract(ContractBase):
                             if kind == "pickup":
                                 earmarked.update(dict.fromkeys(view.reservation_ids, units))
                     except InsufficientStock:
-                        pass
+                        assert units > free, f"step {n}: {kind} of {units} refused, {free} free"
+                        invariants.unchanged(engine, before)
+                    else:
+                        assert units <= free, f"step {n}: {kind} of {units} took, {free} free"
+                        free -= units
+                        sold += units if kind == "till" else 0
                     for rid, units_held in earmarked.items():
                         r = engine.reservation(rid)
                         assert (r.state, r.open_quantities["lamp"]) == (S.CONFIRMED, units_held)
                     invariants.promise_1_no_oversell(engine)
-                sold = sum(e.lines[0].quantity for e in engine.events() if isinstance(e, StockSold))
-                committed = engine.position(STORE_2, "lamp").committed
-                assert sold + committed <= 6
+                till = sum(e.lines[0].quantity for e in engine.events() if isinstance(e, StockSold))
+                position = engine.position(STORE_2, "lamp")
+                assert (till, position.on_hand) == (sold, 6 - sold)
+                assert position.committed == 6 - sold - free
                 invariants.promise_2_conservation(engine)
             finally:
                 self.dispose(store)

@@ -48,6 +48,13 @@ from omniorder.testing.network import START, STORE_1, STORE_2, WAREHOUSE
 from omniorder.testing.snapshot import take_snapshot
 
 R = ReturnState
+_INTERLEAVED = {
+    "receive": ReturnCommand.RECEIVE,
+    "refund": ReturnCommand.REFUND,
+    "reject": ReturnCommand.REJECT,
+    "authorize": ReturnCommand.AUTHORIZE,
+}
+"""The return commands the interleaving test fires at an open RMA, by action name."""
 PRICE = Decimal("49.99")
 HOME = Geo(51.50, -0.12)
 
@@ -407,30 +414,47 @@ class ReturnsContract(ContractBase):
             engine = self.engine_on(store, clock, policy=Policy(returns=fee))
             _shipped(engine, "o-1", 3)
             opened: list[str] = []
-            for action, units, condition in steps:
-                clock.advance(timedelta(days=2))
+            model: dict[str, tuple[ReturnState, int]] = {}  # what each RMA must be: state, units
+            for n, (action, units, condition) in enumerate(steps):
+                clock.advance(timedelta(days=2))  # 12 steps are 24 days: inside the window
                 before = take_snapshot(engine.store)
+                if action == "request":
+                    covered = sum(q for state, q in model.values() if state is not R.REJECTED)
+                    fits = units <= 3 - covered
+                    expected = (R.REQUESTED if review else R.AUTHORIZED) if fits else None
+                elif opened:
+                    rma = opened[units % len(opened)]
+                    command = _INTERLEAVED[action]
+                    expected = RETURN_TABLE.transitions.get((model[rma][0], command))
+                else:
+                    continue
                 try:
                     if action == "request":
                         at = STORE_1 if units % 2 else STORE_2
-                        opened.append(
-                            engine.request_return(
-                                "o-1", {"1": units}, at=at, channel=Channel.WEB
-                            ).id
-                        )
-                    elif opened:
-                        rma = opened[units % len(opened)]
-                        if action == "receive":
-                            engine.receive_return(rma, {"1": condition})
-                        elif action == "refund":
-                            engine.refund_return(rma)
-                        elif action == "reject":
-                            engine.reject_return(rma, "reviewed")
-                        else:
-                            engine.authorize_return(rma)
+                        rma = engine.request_return(
+                            "o-1", {"1": units}, at=at, channel=Channel.WEB
+                        ).id
+                        opened.append(rma)
+                        model[rma] = (R.REQUESTED, units)
+                    elif action == "receive":
+                        engine.receive_return(rma, {"1": condition})
+                    elif action == "refund":
+                        engine.refund_return(rma)
+                    elif action == "reject":
+                        engine.reject_return(rma, "reviewed")
+                    else:
+                        engine.authorize_return(rma)
                 except (ReturnNotAllowed, InvalidTransition):
+                    assert expected is None, f"step {n}: {action} refused, {expected} expected"
                     assert take_snapshot(engine.store) == before
+                else:
+                    assert expected is not None, f"step {n}: {action} was allowed"
+                    model[rma] = (expected, model[rma][1])
+                    assert engine.return_authorization(rma).state is expected
                 invariants.promise_8_returns(engine)
+            assert {rma: engine.return_authorization(rma).state for rma in opened} == {
+                rma: state for rma, (state, _) in model.items()
+            }
             assert engine.verify() == []
         finally:
             self.dispose(store)
