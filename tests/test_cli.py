@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import io
 import json
 import re
 import sqlite3
@@ -110,6 +112,9 @@ def test_the_readme_gives_the_two_commands_and_ci_runs_the_second() -> None:
         ["simulate", "--store", "oracle"],
         ["simulate", "--store", "postgres"],
         ["simulate", "--store", "memory", "--db", "x.sqlite3"],
+        ["simulate", "--store", "memory", "--dsn", "postgresql://shop"],
+        ["simulate", "--db", "no/such/folder/sim.sqlite3"],
+        ["events", "--db", "x.sqlite3", "--after", "two"],
         ["verify"],
         ["events", "--db", "x.sqlite3", "--after", "-1"],
         ["diagram", "--table", "order"],
@@ -242,3 +247,136 @@ def test_simulate_refuses_a_database_that_already_has_data(story: Path) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["simulate", "--db", str(story)])
     assert exited.value.code == 2
+
+
+def test_importing_omniorder_dunder_main_runs_no_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    module = importlib.import_module("omniorder.__main__")
+    assert module.main is main
+    assert capsys.readouterr() == ("", "")
+
+
+class _Terminal(io.StringIO):
+    """A text stream that says it is a terminal, as a shell's stdout or stderr does."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+SIMULATE = ["simulate", "--days", "2", "--stores", "2", "--skus", "3", "--store", "memory"]
+
+
+def test_on_a_terminal_simulate_draws_rich_tables_and_a_progress_bar(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out, err = _Terminal(), _Terminal()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main(SIMULATE) == 0
+    drawn = out.getvalue()
+    assert "Omnichannel KPIs" in drawn
+    assert "\u2503" in drawn or "\u2502" in drawn  # rich's box lines
+    assert "simulating days: 1/2" not in err.getvalue()  # a bar, not a line per day
+
+
+def test_without_the_cli_extra_a_terminal_gets_plain_tables_and_a_line_per_day(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "rich.console", None)  # what a missing extra looks like
+    out, err = _Terminal(), _Terminal()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main(SIMULATE) == 0
+    assert "\u2502" not in out.getvalue()
+    assert "Omnichannel KPIs" in out.getvalue()
+    assert err.getvalue().splitlines() == ["simulating days: 1/2", "simulating days: 2/2"]
+
+
+def test_simulate_plot_without_matplotlib_names_the_extra_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert _exit_status([*SIMULATE, "--plot", str(tmp_path / "kpis.png")]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress lines
+    assert last.startswith("omniorder: error: --plot needs matplotlib")
+    assert 'pip install "omniorder[plot]"' in last
+    assert not (tmp_path / "kpis.png").exists()
+
+
+def test_simulate_on_an_unreachable_postgres_exits_2_with_the_store_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pytest.importorskip("psycopg")
+    dsn = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"
+    assert _exit_status(["simulate", "--store", "postgres", "--dsn", dsn]) == 2
+    # libpq's message has a hint on a second line: the CLI joins it into its one line
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("omniorder: error: store failure: ")
+
+
+def test_verify_exits_4_on_a_file_that_is_not_a_database_and_leaves_it_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    junk = tmp_path / "junk.sqlite3"
+    junk.write_bytes(b"this is not a database" * 100)
+    assert _exit_status(["verify", "--db", str(junk)]) == 4
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert str(junk) in line
+    assert junk.read_bytes() == b"this is not a database" * 100
+
+
+def test_verify_exits_4_and_lists_what_sqlites_integrity_check_finds(
+    story: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An index that no longer matches its table: the rows read fine, the file is not sound.
+    with sqlite3.connect(story) as conn:
+        conn.execute("CREATE INDEX ledger_by_quantity ON ledger (seq)")
+    conn.close()
+    with sqlite3.connect(story) as conn:
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute(
+            "UPDATE sqlite_master SET sql = 'CREATE INDEX ledger_by_quantity ON ledger (kind)' "
+            "WHERE name = 'ledger_by_quantity'"
+        )
+    conn.close()
+    capsys.readouterr()
+    assert _exit_status(["verify", "--db", str(story)]) == 4
+    captured = capsys.readouterr()
+    assert captured.out.startswith("integrity: ")
+    assert "the file is damaged" in captured.err
+
+
+@pytest.fixture
+def long_log(tmp_path: Path) -> Path:
+    """A database with more events than ``events`` reads in one page (1000)."""
+    db = tmp_path / "long.sqlite3"
+    store = SQLiteStore(db, synchronous="NORMAL")
+    engine = Engine(demo_network(), store=store)
+    location = demo_network().locations[0].id
+    for n in range(1005):
+        engine.receive(location, f"sku-{n % 7}", 1)
+    store.close()
+    return db
+
+
+def test_events_streams_a_log_longer_than_a_page_without_losing_or_repeating_an_event(
+    long_log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["events", "--db", str(long_log)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == list(range(1, 1006))
+
+
+def test_a_reader_that_stops_early_ends_events_quietly_with_status_0(long_log: Path) -> None:
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "omniorder", "events", "--db", str(long_log)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None
+    assert json.loads(reader.stdout.readline())["seq"] == 1
+    reader.stdout.close()  # as `| head -1` does
+    _, err = reader.communicate(timeout=120)
+    assert reader.returncode == 0
+    assert err == b""

@@ -190,6 +190,26 @@ GOOD_POSITION: dict[str, Any] = {
         ),
         ([1, 2], Position, "Position"),
         ("text", Geo, "Geo"),
+        (
+            {"id": "s", "kind": 3, "geo": {"lat": 0, "lon": 0}, "capabilities": []},
+            Location,
+            "$.kind",
+        ),
+        ({"origin": "a", "destination": "b", "transit": 60, "cost": "lots"}, Lane, "$.cost"),
+        (
+            {
+                "type": "StockReceived",
+                "seq": 1,
+                "at": 1,
+                "location": "s",
+                "sku": "x",
+                "quantity": 1,
+            },
+            Event,
+            "$.at",
+        ),
+        ([], Network, "expected an object, got list"),
+        ({"locations": [], "lanes": [], "depots": []}, Network, "extra fields found (depots)"),
     ],
 )
 def test_untrusted_json_is_refused_with_invalid_input(data: Any, cls: Any, needle: str) -> None:

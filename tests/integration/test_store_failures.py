@@ -113,6 +113,107 @@ def test_the_linked_sqlite_is_logged_quietly_unless_processes_share_a_store(
     assert "several processes" in said[1][1]
 
 
+def test_a_sqlite_with_the_wal_reset_fix_is_logged_once_at_info_and_never_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from omniorder.stores import sqlite as module
+
+    # The linked library is what it is; this is the answer a fixed one (3.51.3+) gives.
+    monkeypatch.setattr(module, "wal_reset_bug_fixed", lambda: True)
+    monkeypatch.setattr(module, "_warned_versions", set())
+    with caplog.at_level(logging.DEBUG, logger="omniorder.stores.sqlite"):
+        SQLiteStore(tmp_path / "a.sqlite3").close()
+        SQLiteStore(tmp_path / "b.sqlite3").close()
+        module._log_version(forked=True)
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if r.funcName == "_log_version"]
+    assert said == [
+        (logging.INFO, f"omniorder SQLiteStore: linked SQLite {sqlite3.sqlite_version}")
+    ]
+
+
+def test_a_store_used_across_fork_opens_its_own_connection_in_the_child(tmp_path: Path) -> None:
+    db = tmp_path / "shop.sqlite3"
+    code = f"""
+import os, sys
+from omniorder import Engine, SQLiteStore
+from omniorder.testing.network import STORE_1, sample_network
+store = SQLiteStore({str(db)!r})
+engine = Engine(sample_network(), store=store)
+engine.receive(STORE_1, "lamp", 1)
+child = os.fork()
+if child == 0:
+    engine.receive(STORE_1, "lamp", 2)
+    os._exit(0)
+_, status = os.waitpid(child, 0)
+assert os.waitstatus_to_exitcode(status) == 0
+print(engine.receive(STORE_1, "lamp", 4).on_hand)
+store.close()
+"""
+    ran = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["7"]
+    store = SQLiteStore(db)
+    assert Engine(sample_network(), store=store).verify() == []
+    store.close()
+
+
+def test_an_empty_database_made_by_another_tool_is_given_the_schema(tmp_path: Path) -> None:
+    db = tmp_path / "shop.sqlite3"
+    with sqlite3.connect(db) as conn:  # a valid SQLite file with no tables left in it
+        conn.execute("CREATE TABLE scratch (x)")
+        conn.execute("DROP TABLE scratch")
+    conn.close()
+    assert db.stat().st_size > 0
+    store = SQLiteStore(db)
+    assert Engine(sample_network(), store=store).receive(STORE_1, "lamp", 1).on_hand == 1
+    assert repr(store) == f"SQLiteStore({str(db)!r})"
+    store.close()
+
+
+def test_opening_a_database_while_another_writer_holds_it_is_a_store_error(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "shop.sqlite3"
+    SQLiteStore(db).close()
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError, match="cannot prepare"):
+            SQLiteStore(db, busy_timeout=timedelta(0))
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    SQLiteStore(db).close()  # free again, it opens
+
+
+def test_a_second_unit_of_work_in_the_same_thread_is_refused_and_the_first_still_commits(
+    tmp_path: Path,
+) -> None:
+    store = SQLiteStore(tmp_path / "shop.sqlite3")
+    engine = Engine(sample_network(), store=store)
+    with store.unit_of_work(read_only=True) as uow:
+        with pytest.raises(StoreError, match="already open in this thread"), store.unit_of_work():
+            pass
+        assert uow.events() == []
+    assert engine.receive(STORE_1, "lamp", 1).on_hand == 1
+    store.close()
+
+
+def test_asking_a_sqlite_store_for_due_reservations_that_never_expire_is_a_store_error(
+    tmp_path: Path,
+) -> None:
+    from omniorder import ReservationState
+
+    store = SQLiteStore(tmp_path / "shop.sqlite3")
+    with store.unit_of_work(read_only=True) as uow:
+        with pytest.raises(StoreError, match="reservations expire"):
+            uow.due_reservations(START, states=[ReservationState.CONFIRMED])
+        assert uow.due_reservations(START, states=[ReservationState.HELD], keys=[]) == []
+    store.close()
+
+
 def test_the_package_logger_has_a_null_handler_and_prints_nothing_by_itself() -> None:
     import omniorder
 

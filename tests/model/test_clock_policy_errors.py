@@ -56,6 +56,22 @@ def test_the_system_clock_is_aware_utc() -> None:
     assert SystemClock().now().tzinfo is UTC
 
 
+def test_a_clock_names_itself_and_the_time_it_shows() -> None:
+    assert repr(SystemClock()) == "SystemClock()"
+    assert repr(ManualClock(T0)) == "ManualClock(2026-11-25T09:00:00+00:00)"
+
+
+@pytest.mark.parametrize("by", [5, 1.5, "PT5M", None])
+def test_advancing_a_clock_by_anything_but_a_timedelta_is_invalid_input_and_keeps_the_time(
+    by: object,
+) -> None:
+    clock = ManualClock(T0)
+    with pytest.raises(InvalidInput) as refused:
+        clock.advance(by)  # type: ignore[arg-type]
+    assert (refused.value.field, refused.value.value) == ("by", by)
+    assert clock.now() == T0
+
+
 def test_policy_defaults_are_the_documented_ones() -> None:
     policy = Policy()
     assert policy.ttl_for(Channel.WEB) == timedelta(minutes=15)
@@ -90,6 +106,24 @@ def test_a_policy_overrides_only_the_channels_it_names() -> None:
 def test_an_inconsistent_policy_is_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(InvalidInput):
         Policy(**kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"hold_ttl": [(Channel.WEB, timedelta(minutes=5))]}, "hold_ttl"),
+        ({"hold_ttl": timedelta(minutes=5)}, "hold_ttl"),
+        ({"returns": {"window": timedelta(days=30)}}, "returns"),
+        ({"returns": None}, "returns"),
+    ],
+)
+def test_a_policy_given_the_wrong_kind_of_value_names_the_field_it_refuses(
+    kwargs: dict[str, object], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        Policy(**kwargs)  # type: ignore[arg-type]
+    assert refused.value.field == field
+    assert refused.value.value == kwargs[field]
 
 
 class _S(Enum):

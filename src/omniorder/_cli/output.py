@@ -12,8 +12,10 @@ __all__ = ["fail", "print_table", "progress"]
 
 
 def fail(message: str, status: int = 2) -> NoReturn:
-    """Print ``omniorder: error: message`` on stderr and exit with ``status`` (2: usage)."""
-    print(f"omniorder: error: {message}", file=sys.stderr)
+    """Print ``omniorder: error: message`` on stderr, on one line (a driver's multi-line message
+    is joined with "; "), and exit with ``status`` (2: usage)."""
+    one_line = "; ".join(part.strip() for part in message.splitlines() if part.strip())
+    print(f"omniorder: error: {one_line}", file=sys.stderr)
     raise SystemExit(status)
 
 

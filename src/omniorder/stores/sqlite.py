@@ -183,9 +183,7 @@ class _SQLiteUnitOfWork:
         )
         for batch in batches:
             clauses, args = list(where), list(params)
-            if batch is not None:
-                if not batch:
-                    continue
+            if batch is not None:  # chunks() never yields an empty batch
                 clauses.append(
                     "(location, sku) IN (VALUES " + ", ".join("(?, ?)" for _ in batch) + ")"
                 )
@@ -298,9 +296,7 @@ class _SQLiteUnitOfWork:
         )
         for batch in batches:
             query, args = sql, list[object]([micros(now)])
-            if batch is not None:
-                if not batch:
-                    continue
+            if batch is not None:  # chunks() never yields an empty batch
                 query += (
                     " AND id IN (SELECT reservation_id FROM reservation_line "
                     "WHERE (location, sku) IN (VALUES " + ", ".join("(?, ?)" for _ in batch) + "))"
