@@ -29,7 +29,7 @@ import itertools
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -63,6 +63,7 @@ from omniorder import (
     WrongLocation,
 )
 from omniorder.model import ReservationCommand
+from omniorder.model.checks import MAX_QUANTITY
 from omniorder.model.order import (
     Fulfilment,
     Order,
@@ -388,11 +389,20 @@ class EngineMachine(RuleBasedStateMachine):
         sku=st.sampled_from(SKUS),
         change=st.integers(min_value=-5, max_value=5).filter(bool),
         absolute=st.booleans(),
+        edge=st.sampled_from([None, None, -1, 0]),
         keyed=st.booleans(),
     )
-    def adjust(self, location: str, sku: str, change: int, absolute: bool, keyed: bool) -> None:
+    def adjust(
+        self, location: str, sku: str, change: int, absolute: bool, edge: int | None, keyed: bool
+    ) -> None:
+        """A stock count or correction; ``edge`` takes on_hand to just below (-1) or exactly
+        (0) what is held and committed there."""
         key_ = (location, sku)
         on_hand = self.model.on_hand.get(key_, 0)
+        if edge is not None:
+            change = self.model.reserved(key_) + self.model.committed(key_) + edge - on_hand
+            if change == 0:
+                return
         target_ = max(0, on_hand + change) if absolute else on_hand + change
         if absolute and target_ == on_hand:
             target_ = on_hand + 1
@@ -593,8 +603,11 @@ class EngineMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self._collectable()))
     @rule(data=st.data(), keyed=st.booleans())
     def collect(self, data: st.DataObject, keyed: bool) -> None:
-        """The customer collects all or part of a READY pickup, at its counter or another."""
+        """The customer collects all or part of a READY pickup, at its counter or another; at
+        the pickup deadline the counter refuses: it is a no-show."""
         r = self._pick(data, self._collectable(), "pickup")
+        self._perhaps_at(data, r.expires_at)
+        late = not self.model.allowed(r, C.COLLECT)
         taken: dict[str, int] | None = None
         if data.draw(st.booleans(), label="partial"):
             taken = {
@@ -608,7 +621,7 @@ class EngineMachine(RuleBasedStateMachine):
             keyed,
             lambda k: self.engine.collect(r.id, taken, at=at, key=k),
             lambda k: self.engine.release(r.id, key=k),
-            WrongLocation if wrong else None,
+            InvalidTransition if late else WrongLocation if wrong else None,
         )
         if done is None:
             return
@@ -794,6 +807,15 @@ class EngineMachine(RuleBasedStateMachine):
         else:
             step = data.draw(st.sampled_from(STEPS), label="step")
         self.model.now = self.clock.advance(step)
+
+    def _perhaps_at(self, data: st.DataObject, deadline: datetime | None) -> None:
+        """Sometimes move the clock to ``deadline`` exactly before a command that the deadline
+        decides, so that its boundary is tried often (``time_passes`` seldom lands on it just
+        before such a command)."""
+        if deadline is None or deadline <= self.model.now:
+            return
+        if data.draw(st.integers(0, 5), label="to its deadline") == 0:
+            self.model.now = self.clock.advance(deadline - self.model.now)
 
     def _deadlines(self) -> list[Any]:
         deadlines = [
@@ -992,6 +1014,8 @@ class EngineMachine(RuleBasedStateMachine):
         cover; a cart that changed since it was held is released and sourced afresh."""
         held = self.model.orders[data.draw(st.sampled_from(self._orders(OrderStatus.HELD)))]
         order = _changed(held.order) if changed else held.order
+        expiries = [r.expires_at for r in self.model.live_holds(order.id) if r.expires_at]
+        self._perhaps_at(data, min(expiries, default=None))
         trial = copy.deepcopy(self.model)
         mo = trial.orders[order.id]
         covered: dict[str, int] = defaultdict(int)
@@ -1144,6 +1168,8 @@ class EngineMachine(RuleBasedStateMachine):
         if prefer:
             delivered = eligible
         order_id, line_id = data.draw(st.sampled_from(delivered), label="line")
+        if not prefer:  # try the end of the window, where a unit stops being returnable
+            self._perhaps_at(data, self._window_end(order_id, line_id))
         may = self.model.returnable(order_id, line_id)
         units = data.draw(st.integers(min_value=1, max_value=max(1, min(may + 1, 4))), label="n")
         at = data.draw(st.sampled_from([STORE_1, STORE_2, STORE_1, STORE_2, WAREHOUSE]), label="at")
@@ -1174,6 +1200,20 @@ class EngineMachine(RuleBasedStateMachine):
         self.model.returns[rma.id] = ModelReturn(
             rma.id, order_id, line_id, line.sku, units, line.unit_price, at, state
         )
+
+    def _window_end(self, order_id: str, line_id: str) -> datetime | None:
+        """When the next of the line's fulfilled batches stops being returnable."""
+        m = self.model
+        ends = [
+            r.fulfilled_at + self.declared.return_window
+            for lid, rid in m.orders[order_id].sourcing
+            if lid == line_id
+            for r in [m.reservations[rid]]
+            if r.mode is not Mode.TRANSFER
+            and r.fulfilled_at is not None
+            and r.fulfilled_at + self.declared.return_window > m.now
+        ]
+        return min(ends, default=None)
 
     @precondition(lambda self: bool(self._returns(ReturnState.REQUESTED)))
     @rule(data=st.data(), accept=st.booleans(), keyed=st.booleans())
@@ -1361,6 +1401,11 @@ class EngineMachine(RuleBasedStateMachine):
                 InvalidInput,
             ),
         ]
+        # on_hand + quantity is one above the largest storable counter; each fits on its own
+        # when the shelf is not empty (the write path refuses the sum).
+        on_hand = self.model.counters((STORE_1, "sku-a"))[0]
+        over = MAX_QUANTITY - on_hand + 1
+        cases.append((lambda: e.receive(STORE_1, "sku-a", over), InvalidInput))
         run, expected = data.draw(st.sampled_from(cases), label="case")
         self._call(False, lambda _: run(), lambda _: None, expected)
 
