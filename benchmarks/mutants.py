@@ -4,7 +4,7 @@
     python benchmarks/mutants.py --tally          # per-rule outcomes of the unmutated machine
 
 Each mutant is one small edit to the library's source: in one function (a dotted path such as
-``omniorder._holds:Holds.extend``) or module-level table (``omniorder.model.position:EFFECTS``),
+``omniorder.service.holds:extend``) or module-level table (``omniorder.model.position:EFFECTS``),
 a snippet that must occur there exactly once is replaced. For each mutant the package is copied
 to a temporary folder, the edit applied, and the stateful machine
 (:mod:`omniorder.testing.machine` on :class:`~omniorder.InMemoryStore`, derandomised, at
@@ -62,7 +62,7 @@ class Stale(Exception):
 CATALOGUE: list[Mutant] = [
     Mutant(
         "extend-doubles-the-lifetime",
-        "omniorder._holds:Holds.extend",
+        "omniorder.service.holds:extend",
         'checks.later(w.now, ttl, "ttl")',
         'checks.later(w.now, ttl * 2, "ttl")',
         "An extended hold lives twice as long as asked (promise 6, exact expiry).",
@@ -79,16 +79,16 @@ CATALOGUE: list[Mutant] = [
     # -- holds -----------------------------------------------------------------------------------
     Mutant(
         "reserve-ignores-the-asked-ttl",
-        "omniorder._holds:Holds.reserve",
-        "engine.policy.ttl_for(seen_by) if ttl is None else ttl",
-        "engine.policy.ttl_for(seen_by)",
+        "omniorder.service.holds:reserve",
+        "ctx.policy.ttl_for(seen_by) if ttl is None else ttl",
+        "ctx.policy.ttl_for(seen_by)",
         "A hold asked for with a ttl lives for the channel's default instead (§2.3, exact expiry).",
     ),
     Mutant(
         "mark-ready-ignores-the-pickup-window",
-        "omniorder._holds:Holds.mark_ready",
-        "window = engine._pickup_window(pickup_window)",
-        "window = engine.policy.pickup_window",
+        "omniorder.service.holds:mark_ready",
+        "window = ctx.policy.pickup_window_for(pickup_window)",
+        "window = ctx.policy.pickup_window",
         "A pickup marked READY with a window gets the policy's deadline instead (§2.3).",
     ),
     Mutant(
@@ -134,7 +134,7 @@ CATALOGUE: list[Mutant] = [
     ),
     Mutant(
         "expire-due-forgets-no-shows",
-        "omniorder._holds:Holds.expire_due",
+        "omniorder.service.holds:expire_due",
         "states=(ReservationState.HELD, ReservationState.READY),",
         "states=(ReservationState.HELD,),",
         "expire_due never expires a READY no-show, so its units stay committed (§2.3 READY "
@@ -142,7 +142,7 @@ CATALOGUE: list[Mutant] = [
     ),
     Mutant(
         "decisions-see-unswept-expired-holds",
-        "omniorder._work:Work.positions",
+        "omniorder.service.work:Work.positions",
         "self.sweep(ordered)",
         "pass  # expiry is left to expire_due",
         "Commands decide on positions that still count expired holds, so an expired hold "
@@ -150,7 +150,7 @@ CATALOGUE: list[Mutant] = [
     ),
     Mutant(
         "readers-count-one-lapsed-hold-per-position",
-        "omniorder._work:effective_positions",
+        "omniorder.service.work:effective_positions",
         "lapsed[(reservation.location, line.sku)] += line.open",
         "lapsed[(reservation.location, line.sku)] = line.open",
         "With two expired holds on one position, readers give back only one of them "
@@ -166,7 +166,7 @@ CATALOGUE: list[Mutant] = [
     ),
     Mutant(
         "dispatch-books-inbound-at-the-origin",
-        "omniorder._fulfilment:Fulfilment._dispatch",
+        "omniorder.service.fulfilment:_dispatch",
         "w.apply_at(r.destination, r.id, there)",
         "w.apply_at(r.location, r.id, there)",
         "A dispatched transfer raises the origin's inbound instead of the store's (§2.4 "
@@ -198,7 +198,7 @@ CATALOGUE: list[Mutant] = [
     ),
     Mutant(
         "resourcing-returns-to-the-rejecting-location",
-        "omniorder._ordering:Ordering._resource",
+        "omniorder.service.orders:_resource",
         "exclude=[reservation.location]",
         "exclude=[]",
         "Rejected units may be re-sourced at the very location that just rejected them "
@@ -207,15 +207,15 @@ CATALOGUE: list[Mutant] = [
     # -- ordering --------------------------------------------------------------------------------
     Mutant(
         "partly-sourced-order-placed-without-backorders",
-        "omniorder._ordering:Ordering.place_order",
-        "if plan.unallocated and not engine.policy.backorders:",
-        "if not plan.assignments and not engine.policy.backorders:",
+        "omniorder.service.orders:place_order",
+        "if plan.unallocated and not ctx.policy.backorders:",
+        "if not plan.assignments and not ctx.policy.backorders:",
         "Without Policy.backorders an order that can be only partly sourced is placed "
         "(and backordered) instead of refused (§2.4, atomic placement).",
     ),
     Mutant(
         "placing-confirms-expired-holds",
-        "omniorder._ordering:Ordering._confirm_holds",
+        "omniorder.service.orders:_confirm_holds",
         "if reservation.effective(w.now).state is ReservationState.HELD:",
         "if reservation.state is ReservationState.HELD:",
         "place_order tries to confirm an expired but unswept hold instead of re-sourcing its "
@@ -223,21 +223,21 @@ CATALOGUE: list[Mutant] = [
     ),
     Mutant(
         "holding-again-leaks-the-old-holds",
-        "omniorder._ordering:Ordering.hold_order",
-        'self._release_holds(w, existing, reason="held again")',
+        "omniorder.service.orders:hold_order",
+        '_release_holds(w, existing, reason="held again")',
         "pass",
         "Holding an order again leaves its previous holds reserving stock (promise 2).",
     ),
     Mutant(
         "placed-order-recorded-as-held",
-        "omniorder._ordering:Ordering.place_order",
+        "omniorder.service.orders:place_order",
         "OrderStatus.PLACED,",
         "OrderStatus.HELD,",
         "A placed order keeps status HELD, so it can be held or placed again (§2.4 ORDER_TABLE).",
     ),
     Mutant(
         "placing-drops-the-confirmed-holds-from-the-order",
-        "omniorder._ordering:Ordering.place_order",
+        "omniorder.service.orders:place_order",
         "previous = existing.sourcing if existing is not None and same else ()",
         "previous = ()",
         "Placing a held order forgets the holds it confirmed from the order's sourcing "
@@ -254,14 +254,14 @@ CATALOGUE: list[Mutant] = [
     # -- returns ---------------------------------------------------------------------------------
     Mutant(
         "return-window-includes-its-last-instant",
-        "omniorder._returns:returnable",
+        "omniorder.service.returns:returnable",
         "now < when + window",
         "now <= when + window",
         "A unit can still be returned at exactly the end of the return window (§2.5 eligibility).",
     ),
     Mutant(
         "returns-forget-earlier-returns",
-        "omniorder._returns:returnable",
+        "omniorder.service.returns:returnable",
         "fulfilled - covered.get(line_id, 0)",
         "fulfilled",
         "A line can be returned again and again, beyond what was fulfilled (promise 8: "
@@ -313,7 +313,7 @@ CATALOGUE: list[Mutant] = [
     ),
     Mutant(
         "quarantine-cannot-be-emptied",
-        "omniorder._returns:Returns.resolve_quarantine",
+        "omniorder.service.returns:resolve_quarantine",
         "if current.quarantine < quantity:",
         "if current.quarantine <= quantity:",
         "Resolving every quarantined unit of a position is refused as insufficient stock "
@@ -338,21 +338,21 @@ CATALOGUE: list[Mutant] = [
     ),
     Mutant(
         "receive-accepts-zero",
-        "omniorder._stock:Stock.receive",
+        "omniorder.service.stock:receive",
         "checks.positive(quantity)",
         "checks.non_negative(quantity)",
         "Receiving zero units is accepted and writes an empty movement (quantities are >= 1).",
     ),
     Mutant(
         "absolute-adjust-applied-as-delta",
-        "omniorder._stock:Stock.adjust",
+        "omniorder.service.stock:adjust",
         "change = to - current.on_hand if to is not None else delta",
         "change = to if to is not None else delta",
         "adjust(to=n) adds n to on_hand instead of setting it to n (a stock count).",
     ),
     Mutant(
         "adjust-may-take-committed-units",
-        "omniorder._stock:Stock.adjust",
+        "omniorder.service.stock:adjust",
         "if current.free + change < 0:",
         "if current.on_hand + change < 0:",
         "An adjustment below what is held and committed is not refused as InsufficientStock "
@@ -360,30 +360,30 @@ CATALOGUE: list[Mutant] = [
     ),
     Mutant(
         "safety-stock-set-relative",
-        "omniorder._stock:Stock.set_safety_stock",
+        "omniorder.service.stock:set_safety_stock",
         "change = quantity - current.safety_stock",
         "change = quantity",
         "set_safety_stock adds to the buffer instead of setting it (§2.2 safety_stock).",
     ),
     Mutant(
         "sale-checked-against-the-tills-availability",
-        "omniorder._stock:Stock.sell",
-        "engine._short(positions, keys, seen_by)",
-        "engine._short(positions, keys, Channel.STORE)",
+        "omniorder.service.stock:sell",
+        "check_available(positions, keys, seen_by)",
+        "check_available(positions, keys, Channel.STORE)",
         "A sale in a remote channel is judged without its safety-stock buffer (§2.2 "
         "available(channel)).",
     ),
     # -- idempotency -----------------------------------------------------------------------------
     Mutant(
         "fingerprint-includes-the-time",
-        "omniorder._idempotency:Claim.take",
+        "omniorder.service.idempotency:Claim.take",
         'f"{command}\\n{body}"',
         'f"{command}\\n{body}\\n{now.isoformat()}"',
         "A replay at a later time is taken for another request and conflicts (promise 5).",
     ),
     Mutant(
         "same-command-other-request-replays",
-        "omniorder._idempotency:Claim.take",
+        "omniorder.service.idempotency:Claim.take",
         "if existing.command != command or existing.fingerprint != fingerprint:",
         "if existing.command != command:",
         "The same key with a different request of the same command replays the first result "

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from omniorder import Channel, Engine, Event, SQLiteStore
+from omniorder._cli.demo import demo_network
 from omniorder.cli import main
-from omniorder.demo import demo_network
 from omniorder.model import RESERVATION_TABLE
 from omniorder.model.returns import RETURN_TABLE
 from omniorder.serialization import converter

@@ -48,8 +48,8 @@ def test_every_mutant_still_applies_where_the_catalogue_says(mutant: object) -> 
 
 
 def test_a_snippet_that_moved_makes_its_mutant_stale() -> None:
-    moved = mutants.Mutant("moved", "omniorder._holds:Holds.extend", "no such code", "x", "-")
-    gone = mutants.Mutant("gone", "omniorder._holds:Holds.no_such_method", "a", "b", "-")
+    moved = mutants.Mutant("moved", "omniorder.service.holds:extend", "no such code", "x", "-")
+    gone = mutants.Mutant("gone", "omniorder.service.holds:no_such_function", "a", "b", "-")
     for mutant in (moved, gone):
         with pytest.raises(mutants.Stale):
             mutants.mutated(mutant)

@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from omniorder._cli import diagram, records, simulate
+from omniorder._cli.demo import CHANNEL_NAMES, Step, run_demo
 from omniorder._cli.output import fail
-from omniorder.demo import CHANNEL_NAMES, Step, run_demo
 from omniorder.stores.sqlite import SQLiteStore
 
 __all__ = ["main"]

@@ -9,82 +9,37 @@ together, or none of them.
 
 from __future__ import annotations
 
-import itertools
-import logging
-import random
-import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from datetime import timedelta
 
-from omniorder._fulfilment import Fulfilment
-from omniorder._holds import Holds
-from omniorder._idempotency import Claim
-from omniorder._ordering import Ordering
-from omniorder._returns import Returns
-from omniorder._stock import Stock
-from omniorder._work import Work, effective_positions
 from omniorder.allocation.local import default_solver
 from omniorder.allocation.plan import AllocationPlan
 from omniorder.allocation.protocol import Solver
 from omniorder.model import checks
-from omniorder.model.audit import Discrepancy, audit
+from omniorder.model.audit import Discrepancy
 from omniorder.model.clock import Clock, SystemClock
-from omniorder.model.errors import (
-    ClockWentBackwards,
-    CommitOutcomeUnknown,
-    ConcurrencyConflict,
-    InsufficientStock,
-    InvalidInput,
-    Shortfall,
-    UnknownReservation,
-)
-from omniorder.model.events import (
-    Event,
-)
+from omniorder.model.errors import InvalidInput
+from omniorder.model.events import Event
 from omniorder.model.network import Network
 from omniorder.model.order import Order, OrderView
 from omniorder.model.policy import Policy
 from omniorder.model.position import Position
-from omniorder.model.reservation import OPEN_STATES, Reservation
+from omniorder.model.reservation import Reservation
 from omniorder.model.returns import Conditions, Disposition, ReturnAuthorization
 from omniorder.model.sale import Sale
 from omniorder.model.values import Channel, Geo, Mode
-from omniorder.stores.base import Store, UnitOfWork
+from omniorder.service import fulfilment, holds, orders, outbox, returns, stock
+from omniorder.service.context import Context
+from omniorder.service.outbox import verify_store
+from omniorder.stores.base import Store
 from omniorder.stores.memory import InMemoryStore
 
 __all__ = ["Engine", "verify_store"]
 
-R = TypeVar("R")
-
-logger = logging.getLogger(__name__)
-
-_BACKOFF = 0.005
-"""Seconds before the first retry of a command that lost a race (doubling, jittered)."""
-_BACKOFF_CAP = 0.25
-"""The longest wait between two retries, in seconds."""
-
 
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
-
-
-def verify_store(store: Store) -> list[Discrepancy]:
-    """What :meth:`Engine.verify` reports, read from ``store`` alone (no network needed).
-
-    Returns:
-        Every discrepancy between the positions, the ledger, the live reservations, the returns
-        in transit and the event numbering; empty when the store is healthy (promise 2).
-    """
-    with store.unit_of_work(read_only=True) as uow:
-        return audit(
-            uow.positions(),
-            uow.movements(),
-            uow.reservations(states=OPEN_STATES),
-            [e.seq for e in uow.events()],
-            uow.returns(),
-        )
 
 
 class Engine:
@@ -129,145 +84,47 @@ class Engine:
                 field="store",
                 value=store,
             )
-        self.network = network
-        self.store: Store = InMemoryStore() if store is None else store
         if solver is not None and not isinstance(solver, Solver):
             raise InvalidInput(
                 "solver must have a name and solve(problem)", field="solver", value=solver
             )
-        self.solver: Solver = default_solver() if solver is None else solver
-        self.clock: Clock = SystemClock() if clock is None else clock
-        self.policy = Policy() if policy is None else policy
-        if self.policy.returns.hub is not None:
-            self.network.location(self.policy.returns.hub)  # UnknownLocation if it is not there
-        self._ids = ids or _new_id
-        self._retries = checks.non_negative(retries, "retries")
-        self._jitter = random.Random()
-        self._ordering = Ordering(self)
-        self._fulfilment = Fulfilment(self)
-        self._stock = Stock(self)
-        self._holds = Holds(self)
-        self._returns = Returns(self)
-
-    # -- plumbing ------------------------------------------------------------------------------
-
-    def _clock_now(self) -> datetime:
-        """The clock's time as a UTC instant: every time the engine keeps or compares is UTC."""
-        now = self.clock.now()
-        if not isinstance(now, datetime) or now.utcoffset() is None:
-            raise InvalidInput(
-                "the engine's clock must return timezone-aware datetimes", field="clock", value=now
-            )
-        return checks.aware(now, "clock")
-
-    def _run(
-        self,
-        command: str,
-        request: Mapping[str, object],
-        key: str | None,
-        result_type: Any,
-        work: Callable[[Work], R],
-    ) -> R:
-        """Run ``work`` as one unit of work, with the idempotency protocol when keyed.
-
-        A :class:`~omniorder.ConcurrencyConflict` (another writer won a race: a deadlock, a
-        serialisation failure, a busy database) rolls the attempt back and runs the command
-        again, up to ``retries`` times with jittered exponential backoff.
-        """
-        if key is not None:
-            checks.identifier(key, "key")
-        for attempt in itertools.count():
-            try:
-                return self._attempt(command, request, key, result_type, work)
-            except ConcurrencyConflict:
-                if attempt >= self._retries:
-                    raise
-                logger.debug("%s: concurrent change, retry %d", command, attempt + 1)
-                time.sleep(self._jitter.uniform(0, min(_BACKOFF_CAP, _BACKOFF * 2**attempt)))
-            except CommitOutcomeUnknown as error:
-                raise CommitOutcomeUnknown(error.detail, key) from error
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _attempt(
-        self,
-        command: str,
-        request: Mapping[str, object],
-        key: str | None,
-        result_type: Any,
-        work: Callable[[Work], R],
-    ) -> R:
-        with self.store.unit_of_work() as uow:
-            now = self._clock_now()
-            last = uow.last_time()
-            if last is not None and now < last - self.store.clock_tolerance:
-                raise ClockWentBackwards(now, last)
-            claim: Claim | None = None
-            if key is not None:
-                claim, first = Claim.take(
-                    uow, key, command=command, request=request, result_type=result_type, now=now
-                )
-                if claim is None:
-                    replayed: R = first
-                    return replayed
-            result = work(Work(uow, now, key))
-            uow.record_time(now)
-            if claim is not None:
-                claim.finish(result, result_type)
-            return result
-
-    def _read(self, read: Callable[[UnitOfWork, datetime], R]) -> R:
-        with self.store.unit_of_work(read_only=True) as uow:
-            return read(uow, self._clock_now())
-
-    def _check_destination(self, origin: str, mode: Mode, destination: str | None) -> None:
-        """A TRANSFER needs a store to go to, over a lane from ``origin``; nothing else has one."""
-        if mode is not Mode.TRANSFER:
-            if destination is not None:
-                raise InvalidInput(
-                    "only a TRANSFER reservation has a destination",
-                    field="destination",
-                    value=destination,
-                )
-            return
-        if destination is None:
-            raise InvalidInput(
-                "a TRANSFER reservation needs a destination store", field="destination"
-            )
-        self.network.location(destination)
-        if self.network.lane(origin, destination) is None:
-            raise InvalidInput(
-                f"no lane from {origin!r} to {destination!r}",
-                field="destination",
-                value=destination,
-            )
-
-    def _pickup_window(self, pickup_window: timedelta | None) -> timedelta:
-        """The pickup window asked for (checked against the policy), or the policy's."""
-        if pickup_window is None:
-            return self.policy.pickup_window
-        return checks.positive_duration(
-            pickup_window, "pickup_window", maximum=self.policy.max_pickup_window
+        chosen_policy = Policy() if policy is None else policy
+        if chosen_policy.returns.hub is not None:
+            network.location(chosen_policy.returns.hub)  # UnknownLocation if it is not there
+        self._ctx = Context(
+            network=network,
+            store=InMemoryStore() if store is None else store,
+            solver=default_solver() if solver is None else solver,
+            clock=SystemClock() if clock is None else clock,
+            policy=chosen_policy,
+            new_id=ids or _new_id,
+            retries=checks.non_negative(retries, "retries"),
         )
 
-    def _channel(self, channel: object) -> Channel:
-        return checks.check_enum(Channel, channel, "channel")
+    @property
+    def network(self) -> Network:
+        """The locations and lanes."""
+        return self._ctx.network
 
-    def _lines(self, lines: object) -> dict[str, int]:
-        return checks.lines(lines, max_lines=self.policy.max_lines)
+    @property
+    def store(self) -> Store:
+        """Where state is kept."""
+        return self._ctx.store
 
-    @staticmethod
-    def _short(
-        positions: Mapping[tuple[str, str], Position],
-        wanted: Mapping[tuple[str, str], int],
-        channel: Channel,
-    ) -> None:
-        short = [
-            Shortfall(sku, location, units, positions[(location, sku)].available(channel))
-            for (location, sku), units in sorted(wanted.items(), key=lambda kv: kv[0][::-1])
-            if positions[(location, sku)].available(channel) < units
-        ]
-        if short:
-            raise InsufficientStock(short)
+    @property
+    def solver(self) -> Solver:
+        """What sources orders."""
+        return self._ctx.solver
+
+    @property
+    def clock(self) -> Clock:
+        """Where time comes from."""
+        return self._ctx.clock
+
+    @property
+    def policy(self) -> Policy:
+        """The declared rules."""
+        return self._ctx.policy
 
     # -- stock administration ------------------------------------------------------------------
 
@@ -283,7 +140,7 @@ class Engine:
             UnknownLocation: no such location.
             InvalidInput: a bad sku or quantity, or an on-hand that would overflow.
         """
-        return self._stock.receive(location, sku, quantity, key=key)
+        return stock.receive(self._ctx, location, sku, quantity, key=key)
 
     def adjust(
         self,
@@ -305,7 +162,7 @@ class Engine:
             InvalidInput: neither or both of ``to`` and ``delta``, a bad value, an empty reason.
             InsufficientStock: the change would take on-hand below reserved + committed.
         """
-        return self._stock.adjust(location, sku, to=to, delta=delta, reason=reason, key=key)
+        return stock.adjust(self._ctx, location, sku, to=to, delta=delta, reason=reason, key=key)
 
     def set_safety_stock(
         self, location: str, sku: str, quantity: int, *, key: str | None = None
@@ -318,7 +175,7 @@ class Engine:
             UnknownLocation: no such location.
             InvalidInput: a bad sku or a negative quantity.
         """
-        return self._stock.set_safety_stock(location, sku, quantity, key=key)
+        return stock.set_safety_stock(self._ctx, location, sku, quantity, key=key)
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -329,14 +186,7 @@ class Engine:
             UnknownLocation: no such location.
             InvalidInput: a bad sku.
         """
-        self.network.location(location)
-        checks.identifier(sku, "sku")
-
-        def read(uow: UnitOfWork, now: datetime) -> Position:
-            found = uow.positions([(location, sku)])
-            return effective_positions(uow, now, found)[0] if found else Position(location, sku)
-
-        return self._read(read)
+        return stock.position(self._ctx, location, sku)
 
     def availability_by_location(
         self, sku: str, *, channel: Channel = Channel.WEB
@@ -346,15 +196,7 @@ class Engine:
         Raises:
             InvalidInput: a bad sku or channel.
         """
-        checks.identifier(sku, "sku")
-        seen_by = self._channel(channel)
-
-        def read(uow: UnitOfWork, now: datetime) -> dict[str, int]:
-            found = effective_positions(uow, now, uow.positions(sku=sku))
-            by_location = {p.location: p.available(seen_by) for p in found}
-            return {loc.id: by_location.get(loc.id, 0) for loc in self.network.locations}
-
-        return self._read(read)
+        return stock.availability_by_location(self._ctx, sku, channel)
 
     def availability(
         self, sku: str, *, channel: Channel = Channel.WEB, location: str | None = None
@@ -369,10 +211,7 @@ class Engine:
             UnknownLocation: no such location.
             InvalidInput: a bad sku or channel.
         """
-        if location is None:
-            return sum(self.availability_by_location(sku, channel=channel).values())
-        seen_by = self._channel(channel)
-        return self.position(location, sku).available(seen_by)
+        return stock.availability(self._ctx, sku, channel, location)
 
     def reservation(self, reservation_id: str) -> Reservation:
         """The reservation as it is now: a hold past its expiry shows as EXPIRED.
@@ -381,15 +220,7 @@ class Engine:
             UnknownReservation: no such reservation.
             InvalidInput: a bad id.
         """
-        checks.identifier(reservation_id, "reservation_id")
-
-        def read(uow: UnitOfWork, now: datetime) -> Reservation:
-            found = uow.reservation(reservation_id)
-            if found is None:
-                raise UnknownReservation(reservation_id)
-            return found.effective(now)
-
-        return self._read(read)
+        return holds.reservation(self._ctx, reservation_id)
 
     def events(self, after: int = 0, *, limit: int | None = None) -> list[Event]:
         """Events with ``seq > after``, oldest first (at most ``limit``).
@@ -397,10 +228,7 @@ class Engine:
         Raises:
             InvalidInput: a negative ``after`` or a ``limit`` below 1.
         """
-        checks.non_negative(after, "after")
-        if limit is not None:
-            checks.positive(limit, "limit")
-        return self._read(lambda uow, _: uow.events(after, limit))
+        return outbox.events(self._ctx, after, limit)
 
     def verify(self) -> list[Discrepancy]:
         """Replay the ledger and compare it with every position and live reservation.
@@ -408,7 +236,6 @@ class Engine:
         Returns:
             Every discrepancy found; an empty list when the store is healthy (promise 2).
         """
-
         return verify_store(self.store)
 
     # -- selling and holding -------------------------------------------------------------------
@@ -432,7 +259,7 @@ class Engine:
             InvalidInput: bad lines or channel.
             InsufficientStock: every line that cannot be sold, with what is available.
         """
-        return self._stock.sell(location, lines, channel=channel, key=key)
+        return stock.sell(self._ctx, location, lines, channel=channel, key=key)
 
     def reserve(
         self,
@@ -465,7 +292,8 @@ class Engine:
                 above the policy maximum.
             InsufficientStock: every short line, with what is available to ``channel``.
         """
-        return self._holds.reserve(
+        return holds.reserve(
+            self._ctx,
             location,
             lines,
             channel=channel,
@@ -478,23 +306,6 @@ class Engine:
 
     # -- the reservation lifecycle ---------------------------------------------------------------
 
-    def _lifecycle(
-        self,
-        command: str,
-        reservation_id: str,
-        key: str | None,
-        change: Callable[[Work, Reservation], Reservation],
-        **request: object,
-    ) -> Reservation:
-        checks.identifier(reservation_id, "reservation_id")
-
-        def work(w: Work) -> Reservation:
-            return change(w, w.reservation(reservation_id))
-
-        return self._run(
-            command, {"reservation_id": reservation_id, **request}, key, Reservation, work
-        )
-
     def extend(self, reservation_id: str, ttl: timedelta, *, key: str | None = None) -> Reservation:
         """Give a HELD reservation ``ttl`` more time from now (refused once it has expired).
 
@@ -503,7 +314,7 @@ class Engine:
             InvalidTransition: not HELD, or already past its expiry.
             InvalidInput: a ttl that is not positive or above the policy maximum.
         """
-        return self._holds.extend(reservation_id, ttl, key=key)
+        return holds.extend(self._ctx, reservation_id, ttl, key=key)
 
     def confirm(self, reservation_id: str, *, key: str | None = None) -> Reservation:
         """HELD -> CONFIRMED: the held units are sold to this customer (committed).
@@ -512,7 +323,7 @@ class Engine:
             UnknownReservation: no such reservation.
             InvalidTransition: not HELD, or the hold has expired (even if no sweep has run).
         """
-        return self._holds.confirm(reservation_id, key=key)
+        return holds.confirm(self._ctx, reservation_id, key=key)
 
     def mark_ready(
         self,
@@ -532,7 +343,7 @@ class Engine:
             InvalidTransition: not CONFIRMED, or not a PICKUP reservation.
             InvalidInput: a window that is not positive or above the policy maximum.
         """
-        return self._holds.mark_ready(reservation_id, pickup_window=pickup_window, key=key)
+        return holds.mark_ready(self._ctx, reservation_id, pickup_window=pickup_window, key=key)
 
     def collect(
         self,
@@ -558,7 +369,7 @@ class Engine:
             WrongLocation: ``at`` is another store than the one where it waits.
             InvalidInput: bad lines, a sku not in the reservation, or more than it holds.
         """
-        return self._holds.collect(reservation_id, lines, at=at, key=key)
+        return holds.collect(self._ctx, reservation_id, lines, at=at, key=key)
 
     def ship(self, reservation_id: str, *, key: str | None = None) -> Reservation:
         """A SHIP reservation's parcel has left (CONFIRMED -> FULFILLED); a TRANSFER has been
@@ -568,7 +379,7 @@ class Engine:
             UnknownReservation: no such reservation.
             InvalidTransition: not CONFIRMED, or a PICKUP reservation.
         """
-        return self._fulfilment.ship(reservation_id, key)
+        return fulfilment.ship(self._ctx, reservation_id, key)
 
     def arrive(
         self,
@@ -588,7 +399,7 @@ class Engine:
             InvalidTransition: not IN_TRANSIT (not dispatched yet, or already arrived).
             InvalidInput: a window that is not positive or above the policy maximum.
         """
-        return self._fulfilment.arrive(reservation_id, pickup_window, key)
+        return fulfilment.arrive(self._ctx, reservation_id, pickup_window, key)
 
     def pickup_options(
         self,
@@ -607,7 +418,7 @@ class Engine:
         Raises:
             InvalidInput: bad lines, ``near`` not a Geo, a bad channel or limit.
         """
-        return self._fulfilment.pickup_options(lines, near, channel, limit)
+        return fulfilment.pickup_options(self._ctx, lines, near, channel, limit)
 
     def release(
         self, reservation_id: str, *, reason: str = "", key: str | None = None
@@ -620,7 +431,7 @@ class Engine:
                 is EXPIRED).
             InvalidInput: a reason that is not a printable string.
         """
-        return self._holds.release(reservation_id, reason=reason, key=key)
+        return holds.release(self._ctx, reservation_id, reason=reason, key=key)
 
     def expire_due(self, *, key: str | None = None) -> list[Reservation]:
         """Expire every hold past its expiry and every READY pickup past its deadline.
@@ -631,7 +442,7 @@ class Engine:
         Returns:
             The reservations expired now, by (deadline, id).
         """
-        return self._holds.expire_due(key=key)
+        return holds.expire_due(self._ctx, key=key)
 
     # -- orders ----------------------------------------------------------------------------------
 
@@ -642,7 +453,7 @@ class Engine:
             InvalidInput: not an Order, or more lines than the policy allows.
             UnknownLocation: a pickup or ship-to-store line names a store not in the network.
         """
-        return self._ordering.quote(order)
+        return orders.quote(self._ctx, order)
 
     def hold_order(
         self, order: Order, *, ttl: timedelta | None = None, key: str | None = None
@@ -657,7 +468,7 @@ class Engine:
             InvalidTransition: the order is already placed.
             InvalidInput: a bad order or ttl.
         """
-        return self._ordering.hold_order(order, ttl, key)
+        return orders.hold_order(self._ctx, order, ttl, key)
 
     def place_order(self, order: Order, *, key: str | None = None) -> OrderView:
         """Place ``order``: commit its stock where the solver sources it, in one unit of work.
@@ -673,7 +484,7 @@ class Engine:
             InvalidTransition: the order is already placed.
             InvalidInput: a bad order.
         """
-        return self._ordering.place_order(order, key)
+        return orders.place_order(self._ctx, order, key)
 
     def order(self, order_id: str) -> OrderView:
         """An order as every channel sees it: each line's sourcing, state and quantities.
@@ -681,7 +492,7 @@ class Engine:
         Raises:
             UnknownOrder: no such order.
         """
-        return self._ordering.order(order_id)
+        return orders.order(self._ctx, order_id)
 
     def reject(
         self,
@@ -706,7 +517,7 @@ class Engine:
             InvalidTransition: the reservation is not CONFIRMED.
             InvalidInput: bad lines, more than the reservation holds, or no reason.
         """
-        return self._ordering.reject(reservation_id, lines, reason, key)
+        return orders.reject(self._ctx, reservation_id, lines, reason, key)
 
     # -- returns -------------------------------------------------------------------------------
 
@@ -745,7 +556,8 @@ class Engine:
                 is written.
             InvalidInput: bad lines, a line the order lacks, a bad channel or reason.
         """
-        return self._returns.request(
+        return returns.request_return(
+            self._ctx,
             order_id,
             lines,
             at=at,
@@ -762,7 +574,7 @@ class Engine:
             UnknownReturn: no such return authorisation.
             InvalidTransition: not REQUESTED.
         """
-        return self._returns.authorize(rma_id, key)
+        return returns.authorize_return(self._ctx, rma_id, key)
 
     def reject_return(
         self, rma_id: str, reason: str, *, key: str | None = None
@@ -774,7 +586,7 @@ class Engine:
             InvalidTransition: not REQUESTED.
             InvalidInput: an empty reason.
         """
-        return self._returns.reject(rma_id, reason, key)
+        return returns.reject_return(self._ctx, rma_id, reason, key)
 
     def receive_return(
         self,
@@ -804,7 +616,7 @@ class Engine:
             InvalidInput: a line not in the return, inspections that do not add up, or a
                 TRANSFER without a lane to the hub.
         """
-        return self._returns.receive(rma_id, conditions, key)
+        return returns.receive_return(self._ctx, rma_id, conditions, key)
 
     def refund_return(self, rma_id: str, *, key: str | None = None) -> ReturnAuthorization:
         """RECEIVED -> CLOSED: the refund is issued (RefundIssued), once.
@@ -813,7 +625,7 @@ class Engine:
             UnknownReturn: no such return authorisation.
             InvalidTransition: not RECEIVED (not received yet, or already refunded).
         """
-        return self._returns.refund(rma_id, key)
+        return returns.refund_return(self._ctx, rma_id, key)
 
     def arrive_return(self, rma_id: str, *, key: str | None = None) -> ReturnAuthorization:
         """Returned units sent to the returns hub arrived: on hand there (ReturnArrived).
@@ -822,7 +634,7 @@ class Engine:
             UnknownReturn: no such return authorisation.
             InvalidInput: nothing of it is on its way to a hub (or it already arrived).
         """
-        return self._returns.arrive(rma_id, key)
+        return returns.arrive_return(self._ctx, rma_id, key)
 
     def resolve_quarantine(
         self,
@@ -841,8 +653,8 @@ class Engine:
             InvalidInput: a bad sku, quantity or reason, or another disposition.
             InsufficientStock: fewer units are in quarantine.
         """
-        return self._returns.resolve_quarantine(
-            location, sku, quantity, disposition=disposition, reason=reason, key=key
+        return returns.resolve_quarantine(
+            self._ctx, location, sku, quantity, disposition=disposition, reason=reason, key=key
         )
 
     def return_authorization(self, rma_id: str) -> ReturnAuthorization:
@@ -851,7 +663,7 @@ class Engine:
         Raises:
             UnknownReturn: no such return authorisation.
         """
-        return self._returns.get(rma_id)
+        return returns.return_authorization(self._ctx, rma_id)
 
     def returns(self, order_id: str) -> list[ReturnAuthorization]:
         """Every return authorisation of an order, by id.
@@ -859,7 +671,7 @@ class Engine:
         Raises:
             UnknownOrder: no such order.
         """
-        return self._returns.of_order(order_id)
+        return returns.returns_of_order(self._ctx, order_id)
 
     def __repr__(self) -> str:
         return f"Engine({len(self.network.locations)} locations, store={self.store!r})"

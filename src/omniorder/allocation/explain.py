@@ -5,17 +5,33 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
+from omniorder.allocation.assignment import Assignment, Unallocated
 from omniorder.model.order import Order, OrderLine
 
 if TYPE_CHECKING:
-    from omniorder.allocation.plan import AllocationPlan
     from omniorder.allocation.problem import AllocationProblem
 
 __all__ = ["CandidateView", "LineExplanation", "Verdict", "explain"]
+
+
+class PlanLike(Protocol):
+    """What explaining needs of a plan (an :class:`~omniorder.allocation.AllocationPlan`)."""
+
+    @property
+    def assignments(self) -> tuple[Assignment, ...]:
+        """Who gives what."""
+
+    @property
+    def unallocated(self) -> tuple[Unallocated, ...]:
+        """What nobody gives."""
+
+    def for_order(self, order_id: str) -> tuple[Assignment, ...]:
+        """The assignments of one order."""
+
 
 _CENT = Decimal("0.01")
 
@@ -84,7 +100,7 @@ class LineExplanation:
 
 
 def _line_cost(
-    problem: AllocationProblem, plan: AllocationPlan, order: Order, line: OrderLine
+    problem: AllocationProblem, plan: PlanLike, order: Order, line: OrderLine
 ) -> Decimal:
     """What the line costs now: its units' handling plus the shipments only it rides in."""
     mine = [a for a in plan.for_order(order.id) if a.line_id == line.id]
@@ -101,9 +117,7 @@ def _line_cost(
     return cost
 
 
-def explain(
-    problem: AllocationProblem, plan: AllocationPlan, order_id: str
-) -> list[LineExplanation]:
+def explain(problem: AllocationProblem, plan: PlanLike, order_id: str) -> list[LineExplanation]:
     """Every line of ``order_id`` with every candidate location and its verdict."""
     order = problem.order(order_id)
     taken_total: Counter[tuple[str, str]] = Counter()
@@ -150,7 +164,7 @@ class _Context:
     """What the verdicts of one order's candidates depend on."""
 
     problem: AllocationProblem
-    plan: AllocationPlan
+    plan: PlanLike
     order: Order
     taken_total: Counter[tuple[str, str]]
     loads: Counter[str]

@@ -9,45 +9,12 @@ from types import MappingProxyType
 
 import attrs
 
+from omniorder.allocation.assignment import Assignment, Unallocated
 from omniorder.allocation.explain import LineExplanation, explain
 from omniorder.allocation.problem import AllocationProblem
 from omniorder.model.errors import InvalidInput
 
 __all__ = ["AllocationPlan", "Assignment", "Unallocated", "evaluate", "shipments_of"]
-
-
-@attrs.frozen
-class Assignment:
-    """Units of one order line given by one location.
-
-    Attributes:
-        order_id: the order.
-        line_id: the line.
-        location: where the units come from.
-        quantity: how many (at least 1).
-    """
-
-    order_id: str
-    line_id: str
-    location: str
-    quantity: int
-
-
-@attrs.frozen
-class Unallocated:
-    """Units of one order line no location gives.
-
-    Attributes:
-        order_id: the order.
-        line_id: the line.
-        quantity: how many (at least 1).
-        reason: why, in words (``"not enough stock: ..."``, ``"no location can serve it"``).
-    """
-
-    order_id: str
-    line_id: str
-    quantity: int
-    reason: str
 
 
 def _stats(value: Mapping[str, float | int | str]) -> Mapping[str, float | int | str]:

@@ -12,7 +12,7 @@ import networkx as nx
 
 from omniorder.model import checks
 from omniorder.model.errors import InvalidInput, MissingCapability, UnknownLocation
-from omniorder.model.values import Capability, Geo, LocationKind
+from omniorder.model.values import Capability, Geo, LocationKind, Mode
 
 T = TypeVar("T")
 
@@ -233,6 +233,32 @@ class Network:
         self.location(destination)
         data = self._graph.get_edge_data(origin, destination)
         return None if data is None else data["lane"]  # type: ignore[no-any-return]
+
+    def check_destination(self, origin: str, mode: Mode, destination: str | None) -> None:
+        """A TRANSFER from ``origin`` needs a store to go to, over a lane; nothing else has one.
+
+        Raises:
+            InvalidInput: a destination for another mode, none for a TRANSFER, or no lane.
+            UnknownLocation: the destination is not in the network.
+        """
+        if mode is not Mode.TRANSFER:
+            if destination is not None:
+                raise InvalidInput(
+                    "only a TRANSFER reservation has a destination",
+                    field="destination",
+                    value=destination,
+                )
+            return
+        if destination is None:
+            raise InvalidInput(
+                "a TRANSFER reservation needs a destination store", field="destination"
+            )
+        if self.lane(origin, destination) is None:
+            raise InvalidInput(
+                f"no lane from {origin!r} to {destination!r}",
+                field="destination",
+                value=destination,
+            )
 
     def lanes_to(self, destination: str) -> tuple[Lane, ...]:
         """Every lane arriving at ``destination``, by origin id.

@@ -115,3 +115,14 @@ class Policy:
     def ttl_for(self, channel: Channel) -> timedelta:
         """The default hold lifetime for ``channel``."""
         return self.hold_ttl[channel]
+
+    def pickup_window_for(self, asked: timedelta | None) -> timedelta:
+        """The pickup window a caller ``asked`` for (checked against ``max_pickup_window``), or
+        the policy's own when it asked for none.
+
+        Raises:
+            InvalidInput: a window that is not positive or above the maximum.
+        """
+        if asked is None:
+            return self.pickup_window
+        return checks.positive_duration(asked, "pickup_window", maximum=self.max_pickup_window)

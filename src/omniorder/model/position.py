@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
@@ -9,10 +10,25 @@ from typing import Final
 import attrs
 
 from omniorder.model.checks import MAX_QUANTITY
-from omniorder.model.errors import ConcurrencyConflict, InvalidInput, OmniOrderError, StoreError
+from omniorder.model.errors import (
+    ConcurrencyConflict,
+    InsufficientStock,
+    InvalidInput,
+    OmniOrderError,
+    Shortfall,
+    StoreError,
+)
 from omniorder.model.values import REMOTE_CHANNELS, Channel
 
-__all__ = ["COUNTERS", "EFFECTS", "Movement", "MovementKind", "Position", "refusal"]
+__all__ = [
+    "COUNTERS",
+    "EFFECTS",
+    "Movement",
+    "MovementKind",
+    "Position",
+    "check_available",
+    "refusal",
+]
 
 COUNTERS: Final = ("on_hand", "reserved", "committed", "safety_stock", "inbound", "quarantine")
 """The counters of a :class:`Position`, in the order of every :data:`EFFECTS` vector."""
@@ -214,3 +230,22 @@ def refusal(movement: Movement, after: Position, keep: int = 0) -> OmniOrderErro
             f"{movement.sku} at {movement.location} no longer has {keep} units free"
         )
     return None
+
+
+def check_available(
+    positions: Mapping[tuple[str, str], Position],
+    wanted: Mapping[tuple[str, str], int],
+    channel: Channel,
+) -> None:
+    """Every ``(location, sku)`` of ``wanted`` has that many units ``channel`` may take.
+
+    Raises:
+        InsufficientStock: every short line (by sku, then location), with what is available.
+    """
+    short = [
+        Shortfall(sku, location, units, positions[(location, sku)].available(channel))
+        for (location, sku), units in sorted(wanted.items(), key=lambda kv: kv[0][::-1])
+        if positions[(location, sku)].available(channel) < units
+    ]
+    if short:
+        raise InsufficientStock(short)

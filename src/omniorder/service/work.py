@@ -1,15 +1,16 @@
-"""One command's transaction: the only place the engine writes stock, reservations and events.
+"""One command's transaction: the only place a command writes stock, reservations and events.
 
 :class:`Work` wraps a unit of work with the command's time and idempotency key, and offers the few
 writes a command is made of. Every stock change goes through :meth:`Work.move` (position and
-ledger together: the one write path); the transitions several commands share (confirm, release,
-expire, and the ReservationReady announcement) are written here once, with their events.
+ledger together: the one write path); the transitions several commands share (opening a hold or a
+commitment, confirm, release, fulfil, expire, and the ReservationReady announcement) are written
+here once, with their events.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from omniorder.model.errors import UnknownReservation
@@ -17,6 +18,9 @@ from omniorder.model.events import (
     Event,
     ReservationConfirmed,
     ReservationExpired,
+    ReservationFulfilled,
+    ReservationHeld,
+    ReservationPlaced,
     ReservationReady,
     ReservationReleased,
 )
@@ -94,6 +98,48 @@ class Work:
         )
         return expired
 
+    def open(
+        self,
+        reservation: Reservation,
+        changes: list[Change],
+        positions: Mapping[PositionKey, Position],
+    ) -> Reservation:
+        """Write a new HELD or CONFIRMED reservation: its movements (each keeping the units its
+        channel may not take, read from ``positions``), the record, and ReservationHeld or
+        ReservationPlaced."""
+        for kind, sku, units in changes:
+            keep = positions[(reservation.location, sku)].buffer(reservation.channel)
+            self.move(reservation.location, sku, kind, units, reservation.id, keep=keep)
+        self.uow.add_reservation(reservation)
+        lines = lines_of(reservation.quantities)
+        if reservation.state is ReservationState.HELD:
+            assert reservation.expires_at is not None  # every hold has an expiry
+            self.emit(
+                ReservationHeld(
+                    at=self.now,
+                    reservation_id=reservation.id,
+                    location=reservation.location,
+                    channel=reservation.channel,
+                    order_id=reservation.order_id,
+                    mode=reservation.mode,
+                    lines=lines,
+                    expires_at=reservation.expires_at,
+                )
+            )
+        else:
+            self.emit(
+                ReservationPlaced(
+                    at=self.now,
+                    reservation_id=reservation.id,
+                    location=reservation.location,
+                    channel=reservation.channel,
+                    order_id=reservation.order_id,
+                    mode=reservation.mode,
+                    lines=lines,
+                )
+            )
+        return reservation
+
     def confirm(self, reservation: Reservation) -> Reservation:
         """HELD -> CONFIRMED: the held units are committed; ReservationConfirmed."""
         confirmed, changes = reservation.confirm(self.now)
@@ -127,6 +173,31 @@ class Work:
             )
         )
         return self.save(released)
+
+    def fulfil(self, before: Reservation, after: Reservation) -> Reservation:
+        """Store ``after`` (shipped or collected) and emit ReservationFulfilled for what left and
+        what went back on sale."""
+        taken = {
+            line.sku: line.fulfilled - old.fulfilled
+            for line, old in zip(after.lines, before.lines, strict=True)
+        }
+        rest = {
+            line.sku: line.released - old.released
+            for line, old in zip(after.lines, before.lines, strict=True)
+        }
+        self.emit(
+            ReservationFulfilled(
+                at=self.now,
+                reservation_id=after.id,
+                location=after.location,
+                channel=after.channel,
+                order_id=after.order_id,
+                mode=after.mode,
+                fulfilled=lines_of(taken),
+                released=lines_of(rest),
+            )
+        )
+        return self.save(after)
 
     def announce_ready(self, ready: Reservation) -> None:
         """Emit ReservationReady for a READY reservation, with its pickup deadline."""

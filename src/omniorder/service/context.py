@@ -1,0 +1,160 @@
+"""What every command needs, and the one way a command runs: :class:`Context`.
+
+A command is a plain function ``f(ctx, ...)`` in one of the capability modules of this package.
+It checks its input first (bad input raises :class:`~omniorder.InvalidInput` before the store is
+touched), then hands :meth:`Context.run` a function of one :class:`~omniorder.service.work.Work`:
+the unit of work that writes positions, ledger, reservations, events and the idempotency record
+together, or none of them. Reads go through :meth:`Context.read`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+import attrs
+
+from omniorder.allocation.protocol import Solver
+from omniorder.model import checks
+from omniorder.model.clock import Clock
+from omniorder.model.errors import (
+    ClockWentBackwards,
+    CommitOutcomeUnknown,
+    ConcurrencyConflict,
+    InvalidInput,
+)
+from omniorder.model.network import Network
+from omniorder.model.policy import Policy
+from omniorder.model.reservation import Reservation
+from omniorder.service.idempotency import Claim
+from omniorder.service.work import Work
+from omniorder.stores.base import Store, UnitOfWork
+
+__all__ = ["Context"]
+
+R = TypeVar("R")
+
+logger = logging.getLogger(__name__)
+
+_BACKOFF = 0.005
+"""Seconds before the first retry of a command that lost a race (doubling, jittered)."""
+_BACKOFF_CAP = 0.25
+"""The longest wait between two retries, in seconds."""
+
+
+@attrs.frozen(eq=False)
+class Context:
+    """The narrow context of every command: where state is, what time it is, the rules.
+
+    Attributes:
+        network: the locations and lanes.
+        store: where state is kept.
+        solver: sources orders.
+        clock: where time comes from.
+        policy: the declared rules.
+        new_id: makes a new id from a prefix (``"res"``, ``"sale"``, ``"rma"``).
+        retries: how many times a command that lost a race is run again.
+    """
+
+    network: Network
+    store: Store
+    solver: Solver
+    clock: Clock
+    policy: Policy
+    new_id: Callable[[str], str]
+    retries: int
+    _jitter: random.Random = attrs.field(factory=random.Random, alias="jitter")
+
+    def now(self) -> datetime:
+        """The clock's time as a UTC instant: every time the engine keeps or compares is UTC."""
+        now = self.clock.now()
+        if not isinstance(now, datetime) or now.utcoffset() is None:
+            raise InvalidInput(
+                "the engine's clock must return timezone-aware datetimes", field="clock", value=now
+            )
+        return checks.aware(now, "clock")
+
+    def run(
+        self,
+        command: str,
+        request: Mapping[str, object],
+        key: str | None,
+        result_type: Any,
+        work: Callable[[Work], R],
+    ) -> R:
+        """Run ``work`` as one unit of work, with the idempotency protocol when keyed.
+
+        ``request`` is the command's checked arguments: under a key, the same command with the
+        same request replays the first result, and another request is a conflict. A
+        :class:`~omniorder.ConcurrencyConflict` (another writer won a race: a deadlock, a
+        serialisation failure, a busy database) rolls the attempt back and runs the command
+        again, up to ``retries`` times with jittered exponential backoff.
+        """
+        if key is not None:
+            checks.identifier(key, "key")
+        for attempt in itertools.count():
+            try:
+                return self._attempt(command, request, key, result_type, work)
+            except ConcurrencyConflict:
+                if attempt >= self.retries:
+                    raise
+                logger.debug("%s: concurrent change, retry %d", command, attempt + 1)
+                time.sleep(self._jitter.uniform(0, min(_BACKOFF_CAP, _BACKOFF * 2**attempt)))
+            except CommitOutcomeUnknown as error:
+                raise CommitOutcomeUnknown(error.detail, key) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(
+        self,
+        command: str,
+        request: Mapping[str, object],
+        key: str | None,
+        result_type: Any,
+        work: Callable[[Work], R],
+    ) -> R:
+        with self.store.unit_of_work() as uow:
+            now = self.now()
+            last = uow.last_time()
+            if last is not None and now < last - self.store.clock_tolerance:
+                raise ClockWentBackwards(now, last)
+            claim: Claim | None = None
+            if key is not None:
+                claim, first = Claim.take(
+                    uow, key, command=command, request=request, result_type=result_type, now=now
+                )
+                if claim is None:
+                    replayed: R = first
+                    return replayed
+            result = work(Work(uow, now, key))
+            uow.record_time(now)
+            if claim is not None:
+                claim.finish(result, result_type)
+            return result
+
+    def read(self, read: Callable[[UnitOfWork, datetime], R]) -> R:
+        """Run ``read`` in a read-only unit of work at the clock's time."""
+        with self.store.unit_of_work(read_only=True) as uow:
+            return read(uow, self.now())
+
+    def lifecycle(
+        self,
+        command: str,
+        reservation_id: str,
+        key: str | None,
+        change: Callable[[Work, Reservation], Reservation],
+        **request: object,
+    ) -> Reservation:
+        """Run a command that changes one reservation, read locked by its id."""
+        checks.identifier(reservation_id, "reservation_id")
+
+        def work(w: Work) -> Reservation:
+            return change(w, w.reservation(reservation_id))
+
+        return self.run(
+            command, {"reservation_id": reservation_id, **request}, key, Reservation, work
+        )

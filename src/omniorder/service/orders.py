@@ -1,0 +1,506 @@
+"""Orders: quote, hold_order, place_order, order, reject (a short pick, sourced again).
+
+Each command builds an :class:`~omniorder.allocation.AllocationProblem` from the stock every
+location can give the order's channel *now* (after other customers' holds, commitments and the
+channel's safety stock), asks the solver, refuses any plan that fails
+:func:`~omniorder.allocation.validate`, and writes every reservation in one unit of work.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+
+import attrs
+
+from omniorder.allocation.plan import AllocationPlan, Assignment, Unallocated
+from omniorder.allocation.problem import AllocationProblem
+from omniorder.allocation.validate import validate
+from omniorder.model import checks
+from omniorder.model.errors import (
+    InsufficientStock,
+    InvalidInput,
+    InvalidPlan,
+    InvalidTransition,
+    Shortfall,
+    UnknownOrder,
+)
+from omniorder.model.events import (
+    LineBackordered,
+    LineResourced,
+    LocationUnits,
+    OrderHeld,
+    OrderPlaced,
+    ReservationReleased,
+    StockAdjusted,
+)
+from omniorder.model.order import (
+    LineQuantity,
+    Order,
+    OrderLine,
+    OrderRecord,
+    OrderStatus,
+    OrderView,
+    Ship,
+    Sourcing,
+    mode_of,
+    order_view,
+)
+from omniorder.model.position import Position
+from omniorder.model.reservation import Reservation, ReservationState
+from omniorder.model.values import Mode, lines_of
+from omniorder.service.context import Context
+from omniorder.service.work import Work, effective_positions
+from omniorder.stores.base import UnitOfWork
+
+__all__ = [
+    "check_order",
+    "hold_order",
+    "order",
+    "place_order",
+    "quote",
+    "reject",
+    "stored_order",
+    "view",
+]
+
+_ANYWHERE = "*"
+"""The Shortfall location of a shipped line: it could come from anywhere that ships."""
+
+
+def check_order(ctx: Context, order: object) -> Order:
+    """Accept an :class:`Order` whose stores exist and that fits the policy."""
+    if not isinstance(order, Order):
+        raise InvalidInput("order must be an Order", field="order", value=order)
+    if len(order.lines) > ctx.policy.max_lines:
+        raise InvalidInput(
+            f"order {order.id!r} has {len(order.lines)} lines; the limit is {ctx.policy.max_lines}",
+            field="lines",
+            value=len(order.lines),
+        )
+    for line in order.lines:
+        if not isinstance(line.fulfilment, Ship):
+            ctx.network.location(line.fulfilment.at)
+    return order
+
+
+# -- sourcing ------------------------------------------------------------------------------
+
+
+def _supply(
+    ctx: Context, w: Work, order: Order, *, exclude: Iterable[str] = ()
+) -> tuple[dict[tuple[str, str], Position], dict[tuple[str, str], int]]:
+    """Lock every position of the order's skus; what each can give the order's channel."""
+    skus = sorted({line.sku for line in order.lines})
+    keys = [(loc.id, sku) for loc in ctx.network.locations for sku in skus]
+    positions = w.positions(keys)
+    skip = set(exclude)
+    supply = {
+        key: position.available(order.channel)
+        for key, position in positions.items()
+        if key[0] not in skip and position.available(order.channel) > 0
+    }
+    return positions, supply
+
+
+def _plan(ctx: Context, order: Order, supply: Mapping[tuple[str, str], int]) -> AllocationPlan:
+    problem = AllocationProblem(ctx.network, [order], supply)
+    solver = ctx.solver
+    plan: object = solver.solve(problem)
+    if problems := validate(problem, plan):
+        raise InvalidPlan(solver.name, order.id, problems)
+    assert isinstance(plan, AllocationPlan)  # validate said so
+    return plan
+
+
+def _shortfalls(
+    order: Order, plan: AllocationPlan, supply: Mapping[tuple[str, str], int]
+) -> list[Shortfall]:
+    found = []
+    for u in plan.unallocated:
+        line = order.line(u.line_id)
+        fulfilment = line.fulfilment
+        where = _ANYWHERE if isinstance(fulfilment, Ship) else fulfilment.at
+        given = line.quantity - u.quantity
+        if where == _ANYWHERE:
+            available = sum(units for (_, sku), units in supply.items() if sku == line.sku)
+        else:
+            available = supply.get((where, line.sku), 0)
+        found.append(Shortfall(line.sku, where, line.quantity, min(available, given)))
+    return found
+
+
+# -- writing reservations ------------------------------------------------------------------
+
+
+def _groups(
+    order: Order, assignments: Iterable[Assignment]
+) -> dict[tuple[str, str, str], dict[str, tuple[OrderLine, int]]]:
+    """Assignments by (location, mode, destination): one reservation each, sku -> line."""
+    groups: dict[tuple[str, str, str], dict[str, tuple[OrderLine, int]]] = defaultdict(dict)
+    for a in assignments:
+        line = order.line(a.line_id)
+        mode, target = line.slot
+        groups[(a.location, mode, target)][line.sku] = (line, a.quantity)
+    return groups
+
+
+def _write(
+    ctx: Context,
+    w: Work,
+    order: Order,
+    assignments: Iterable[Assignment],
+    positions: Mapping[tuple[str, str], Position],
+    *,
+    held_for: timedelta | None,
+    resourced: bool = False,
+) -> list[Sourcing]:
+    """HELD (with ``held_for``) or CONFIRMED reservations for ``assignments``."""
+    made = []
+    for (location, _, target), lines in sorted(_groups(order, assignments).items()):
+        any_line = next(iter(lines.values()))[0]
+        mode = mode_of(any_line.fulfilment)
+        destination = target if mode is Mode.TRANSFER else None
+        quantities = {sku: units for sku, (_, units) in lines.items()}
+        if held_for is None:
+            reservation, changes = Reservation.place(
+                id=ctx.new_id("res"),
+                location=location,
+                quantities=quantities,
+                channel=order.channel,
+                mode=mode,
+                now=w.now,
+                order_id=order.id,
+                destination=destination,
+            )
+        else:
+            reservation, changes = Reservation.hold(
+                id=ctx.new_id("res"),
+                location=location,
+                quantities=quantities,
+                channel=order.channel,
+                mode=mode,
+                now=w.now,
+                expires_at=checks.later(w.now, held_for, "ttl"),
+                order_id=order.id,
+                destination=destination,
+            )
+        w.open(reservation, changes, positions)
+        made += [
+            Sourcing(line.id, reservation.id, location, units, resourced)
+            for line, units in lines.values()
+        ]
+    return made
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def stored_order(uow: UnitOfWork, order_id: str, *, for_update: bool = False) -> OrderRecord:
+    record = uow.order(order_id, for_update=for_update)
+    if record is None:
+        raise UnknownOrder(order_id)
+    return record
+
+
+def view(uow: UnitOfWork, record: OrderRecord, now: datetime, *, returns: bool = True) -> OrderView:
+    """The order as readers see it at ``now``; ``returns=False`` skips reading its return
+    authorisations (an order being held or placed has none yet)."""
+    found = {}
+    for s in record.sourcing:
+        reservation = uow.reservation(s.reservation_id)
+        assert reservation is not None
+        found[s.reservation_id] = reservation.effective(now)
+    returned: dict[str, int] = {}
+    for rma in uow.returns(order_id=record.id) if returns else ():
+        for line in rma.lines:
+            if line.received:
+                returned[line.line_id] = returned.get(line.line_id, 0) + line.quantity
+    return order_view(record, found, returned)
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def quote(ctx: Context, order: Order) -> AllocationPlan:
+    order = check_order(ctx, order)
+
+    def read(uow: UnitOfWork, now: datetime) -> AllocationPlan:
+        skus = sorted({line.sku for line in order.lines})
+        keys = [(loc.id, sku) for loc in ctx.network.locations for sku in skus]
+        positions = effective_positions(uow, now, uow.positions(keys))
+        supply = {
+            (p.location, p.sku): p.available(order.channel)
+            for p in positions
+            if p.available(order.channel) > 0
+        }
+        return _plan(ctx, order, supply)
+
+    return ctx.read(read)
+
+
+def hold_order(ctx: Context, order: Order, ttl: timedelta | None, key: str | None) -> OrderView:
+    order = check_order(ctx, order)
+    if ttl is not None:
+        checks.positive_duration(ttl, "ttl", maximum=ctx.policy.max_hold_ttl)
+    lifetime = ctx.policy.ttl_for(order.channel) if ttl is None else ttl
+
+    def work(w: Work) -> OrderView:
+        existing = w.uow.order(order.id, for_update=True)
+        if existing is not None and existing.status is OrderStatus.PLACED:
+            raise InvalidTransition(
+                "order",
+                OrderStatus.PLACED.value,
+                "hold_order",
+                subject=order.id,
+                reason="it is already placed",
+            )
+        if existing is not None:
+            _release_holds(w, existing, reason="held again")
+        positions, supply = _supply(ctx, w, order)
+        plan = _plan(ctx, order, supply)
+        if plan.unallocated:
+            raise InsufficientStock(_shortfalls(order, plan, supply))
+        sourcing = _write(ctx, w, order, plan.assignments, positions, held_for=lifetime)
+        if existing is None:
+            record = OrderRecord(order, OrderStatus.HELD, tuple(sourcing), w.now, w.now)
+            w.uow.add_order(record)
+        else:
+            record = attrs.evolve(
+                existing,
+                order=order,
+                sourcing=tuple(sourcing),  # the new holds replace the old ones
+                updated_at=w.now,
+                version=existing.version + 1,
+            )
+            w.uow.update_order(record)
+        w.emit(
+            OrderHeld(
+                at=w.now,
+                order_id=order.id,
+                channel=order.channel,
+                reservation_ids=tuple(dict.fromkeys(s.reservation_id for s in sourcing)),
+            )
+        )
+        return view(w.uow, record, w.now, returns=False)
+
+    return ctx.run("hold_order", {"order": order, "ttl": ttl}, key, OrderView, work)
+
+
+def _release_holds(w: Work, record: OrderRecord, *, reason: str) -> None:
+    """Release every live hold of ``record`` (a hold past its expiry is already gone)."""
+    for reservation_id in dict.fromkeys(s.reservation_id for s in record.sourcing):
+        reservation = w.reservation(reservation_id)
+        if reservation.effective(w.now).state is not ReservationState.HELD:
+            continue
+        w.release(reservation, reason)
+
+
+def place_order(ctx: Context, order: Order, key: str | None) -> OrderView:
+    order = check_order(ctx, order)
+
+    def work(w: Work) -> OrderView:
+        existing = w.uow.order(order.id, for_update=True)
+        if existing is not None and existing.status is OrderStatus.PLACED:
+            raise InvalidTransition(
+                "order",
+                OrderStatus.PLACED.value,
+                "place_order",
+                subject=order.id,
+                reason="it is already placed",
+            )
+        kept: list[Sourcing] = []
+        if existing is not None and existing.order == order:
+            kept = _confirm_holds(w, existing)
+        elif existing is not None:  # the cart changed since it was held: start afresh
+            _release_holds(w, existing, reason="order changed before placing")
+        covered: defaultdict[str, int] = defaultdict(int)
+        for s in kept:
+            covered[s.line_id] += s.quantity
+        missing = [
+            attrs.evolve(line, quantity=line.quantity - covered[line.id])
+            for line in order.lines
+            if line.quantity > covered[line.id]
+        ]
+        placed: list[Sourcing] = []
+        backordered: list[LineQuantity] = []
+        if missing:
+            rest = attrs.evolve(order, lines=missing)
+            positions, supply = _supply(ctx, w, rest)
+            plan = _plan(ctx, rest, supply)
+            if plan.unallocated and not ctx.policy.backorders:
+                raise InsufficientStock(_shortfalls(rest, plan, supply))
+            placed = _write(ctx, w, rest, plan.assignments, positions, held_for=None)
+            backordered = _backorder(w, order, plan.unallocated)
+        # A changed cart's old holds are released; its history lives in the events.
+        same = existing is not None and existing.order == order
+        previous = existing.sourcing if existing is not None and same else ()
+        sourcing = previous + tuple(placed)
+        record = OrderRecord(
+            order,
+            OrderStatus.PLACED,
+            sourcing,
+            existing.created_at if existing is not None else w.now,
+            w.now,
+            backordered=tuple(backordered),
+            version=1 if existing is None else existing.version + 1,
+        )
+        if existing is None:
+            w.uow.add_order(record)
+        else:
+            w.uow.update_order(record)
+        committed: defaultdict[str, int] = defaultdict(int)
+        for s in [*kept, *placed]:
+            committed[order.line(s.line_id).sku] += s.quantity
+        missed: defaultdict[str, int] = defaultdict(int)
+        for b in backordered:
+            missed[order.line(b.line_id).sku] += b.quantity
+        w.emit(
+            OrderPlaced(
+                at=w.now,
+                order_id=order.id,
+                channel=order.channel,
+                reservation_ids=tuple(dict.fromkeys(s.reservation_id for s in [*kept, *placed])),
+                lines=lines_of(committed),
+                backordered=lines_of(missed),
+            )
+        )
+        return view(w.uow, record, w.now, returns=False)
+
+    return ctx.run("place_order", {"order": order}, key, OrderView, work)
+
+
+def _backorder(w: Work, order: Order, unallocated: Iterable[Unallocated]) -> list[LineQuantity]:
+    """Record the units nobody can give (LineBackordered each); return them per line."""
+    backordered = []
+    for u in unallocated:
+        line = order.line(u.line_id)
+        backordered.append(LineQuantity(line.id, u.quantity))
+        w.emit(
+            LineBackordered(
+                at=w.now,
+                order_id=order.id,
+                line_id=line.id,
+                sku=line.sku,
+                quantity=u.quantity,
+                reason=u.reason,
+            )
+        )
+    return backordered
+
+
+def _confirm_holds(w: Work, record: OrderRecord) -> list[Sourcing]:
+    """Confirm the order's live holds; return the sourcing they cover."""
+    live = set()
+    for reservation_id in dict.fromkeys(s.reservation_id for s in record.sourcing):
+        reservation = w.reservation(reservation_id)
+        if reservation.effective(w.now).state is ReservationState.HELD:
+            w.confirm(reservation)
+            live.add(reservation_id)
+    return [s for s in record.sourcing if s.reservation_id in live]
+
+
+def order(ctx: Context, order_id: str) -> OrderView:
+    checks.identifier(order_id, "order_id")
+    return ctx.read(lambda uow, now: view(uow, stored_order(uow, order_id), now))
+
+
+def reject(
+    ctx: Context, reservation_id: str, lines: Mapping[str, int], reason: str, key: str | None
+) -> Reservation:
+    checks.identifier(reservation_id, "reservation_id")
+    wanted = checks.lines(lines, max_lines=ctx.policy.max_lines)
+    checks.text(reason, "reason", required=True)
+
+    def work(w: Work) -> Reservation:
+        reservation = w.reservation(reservation_id)
+        rejected, changes = reservation.reject(w.now, wanted)
+        w.apply(rejected, changes)
+        for sku, units in sorted(wanted.items()):
+            after = w.uow.positions([(reservation.location, sku)])[0]
+            w.emit(
+                StockAdjusted(
+                    at=w.now,
+                    location=reservation.location,
+                    sku=sku,
+                    delta=-units,
+                    on_hand=after.on_hand,
+                    reason=f"short pick: {reason}",
+                )
+            )
+        w.save(rejected)
+        if not any(rejected.open_quantities.values()):
+            rejected = w.save(rejected.release(w.now)[0])  # nothing left to move
+            w.emit(
+                ReservationReleased(
+                    at=w.now,
+                    reservation_id=reservation.id,
+                    location=reservation.location,
+                    channel=reservation.channel,
+                    order_id=reservation.order_id,
+                    previous=ReservationState.CONFIRMED,
+                    lines=lines_of(wanted),
+                    reason=f"rejected: {reason}",
+                )
+            )
+        if reservation.order_id is not None:
+            record = w.uow.order(reservation.order_id, for_update=True)
+            if record is not None:
+                _resource(ctx, w, record, reservation, wanted, reason=reason)
+        return rejected
+
+    request = {"reservation_id": reservation_id, "lines": wanted, "reason": reason}
+    return ctx.run("reject", request, key, Reservation, work)
+
+
+def _resource(
+    ctx: Context,
+    w: Work,
+    record: OrderRecord,
+    reservation: Reservation,
+    wanted: Mapping[str, int],
+    *,
+    reason: str,
+) -> None:
+    """Source the rejected units elsewhere (or backorder them); update the record."""
+    order = record.order
+    mine = {s.line_id for s in record.sourcing if s.reservation_id == reservation.id}
+    lines = [
+        attrs.evolve(line, quantity=wanted[line.sku])
+        for line in order.lines
+        if line.id in mine and line.sku in wanted
+    ]
+    rest = attrs.evolve(order, lines=lines)
+    positions, supply = _supply(ctx, w, rest, exclude=[reservation.location])
+    plan = _plan(ctx, rest, supply)
+    placed = _write(ctx, w, rest, plan.assignments, positions, held_for=None, resourced=True)
+    backordered = list(record.backordered)
+    resourced = list(record.resourced)
+    for line in lines:
+        to = tuple(LocationUnits(s.location, s.quantity) for s in placed if s.line_id == line.id)
+        moved = sum(t.quantity for t in to)
+        if moved:
+            resourced.append(LineQuantity(line.id, moved))
+        w.emit(
+            LineResourced(
+                at=w.now,
+                order_id=order.id,
+                line_id=line.id,
+                sku=line.sku,
+                quantity=line.quantity,
+                from_location=reservation.location,
+                to=to,
+                reason=reason,
+            )
+        )
+    backordered += _backorder(w, order, plan.unallocated)
+    updated = attrs.evolve(
+        record,
+        sourcing=record.sourcing + tuple(placed),
+        backordered=tuple(backordered),
+        resourced=tuple(resourced),
+        updated_at=w.now,
+        version=record.version + 1,
+    )
+    w.uow.update_order(updated)
