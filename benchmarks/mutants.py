@@ -231,8 +231,8 @@ CATALOGUE: list[Mutant] = [
     Mutant(
         "placed-order-recorded-as-held",
         "omniorder.service.orders:place_order",
-        "OrderStatus.PLACED,",
-        "OrderStatus.HELD,",
+        "OrderCommand.PLACE_ORDER,",
+        "OrderCommand.HOLD_ORDER,",
         "A placed order keeps status HELD, so it can be held or placed again (§2.4 ORDER_TABLE).",
     ),
     Mutant(

@@ -17,6 +17,7 @@ from omniorder import Channel, Engine, Event, SQLiteStore
 from omniorder._cli.demo import demo_network
 from omniorder.cli import main
 from omniorder.model import RESERVATION_TABLE
+from omniorder.model.order_table import ORDER_TABLE
 from omniorder.model.returns import RETURN_TABLE
 from omniorder.serialization import converter
 
@@ -117,7 +118,7 @@ def test_the_readme_gives_the_two_commands_and_ci_runs_the_second() -> None:
         ["events", "--db", "x.sqlite3", "--after", "two"],
         ["verify"],
         ["events", "--db", "x.sqlite3", "--after", "-1"],
-        ["diagram", "--table", "order"],
+        ["diagram", "--table", "orders"],
     ],
 )
 def test_each_command_refuses_bad_arguments_in_one_line(
@@ -215,6 +216,7 @@ def test_diagram_prints_every_state_table_from_the_tables_themselves(
     out = capsys.readouterr().out
     assert RESERVATION_TABLE.mermaid() in out
     assert RETURN_TABLE.mermaid() in out
+    assert ORDER_TABLE.mermaid() in out
     assert main(["diagram", "--table", "return"]) == 0
     assert RESERVATION_TABLE.mermaid() not in capsys.readouterr().out
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from omniorder.model.events import EVENT_TYPES
+from omniorder.model.order_table import ORDER_TABLE
 from omniorder.model.reservation import RESERVATION_TABLE
 from omniorder.model.returns import RETURN_TABLE
 
@@ -60,7 +61,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_state_machine_page_draws_the_tables_as_they_are(site: Path) -> None:
     page = (site / "concepts" / "state-machines" / "index.html").read_text(encoding="utf-8")
     drawn = [html.unescape(block).strip() for block in _MERMAID.findall(page)]
-    assert drawn == [RESERVATION_TABLE.mermaid(), RETURN_TABLE.mermaid()]
+    assert drawn == [RESERVATION_TABLE.mermaid(), RETURN_TABLE.mermaid(), ORDER_TABLE.mermaid()]
     text = _text(site / "concepts" / "state-machines" / "index.html")
     for (state, command), target in RESERVATION_TABLE.transitions.items():
         assert f"{state.name}\n{command.value}\n{target.name}" in text

@@ -7,11 +7,11 @@ built (``on_page_markdown``), before the Markdown is rendered:
     The README section with that ``##`` heading, heading included; ``intro`` is the text between
     the title and the first section. ``<!-- readme: SECTION | TEXT -->`` takes only the
     paragraph of the section that contains ``TEXT``. The README stays the one source.
-``<!-- table: reservation -->`` (or ``return``)
+``<!-- table: reservation -->`` (or ``return``, ``order``)
     The state table's own Mermaid diagram, ``Table.mermaid()``. A ```` ```mermaid ```` block right
     after the marker (kept so that the page also reads well on GitHub) is replaced, and a warning
     (an error under ``--strict``) says when it no longer matches the table.
-``<!-- transitions: reservation -->`` (or ``return``)
+``<!-- transitions: reservation -->`` (or ``return``, ``order``)
     The same table as a Markdown table of transitions.
 ``<!-- effects -->``
     Every ledger movement kind and its effect on the position counters, from ``EFFECTS``.
@@ -59,6 +59,7 @@ from omniorder import (
     ReturnState,
 )
 from omniorder.model.machine import Table
+from omniorder.model.order_table import ORDER_TABLE
 from omniorder.model.position import COUNTERS, EFFECTS, MovementKind
 from omniorder.model.reservation import RESERVATION_TABLE
 from omniorder.model.returns import RETURN_TABLE
@@ -67,7 +68,11 @@ from omniorder.serialization import unstructure
 log = get_plugin_logger("omniorder")
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES: dict[str, Table[Any, Any]] = {"reservation": RESERVATION_TABLE, "return": RETURN_TABLE}
+TABLES: dict[str, Table[Any, Any]] = {
+    "reservation": RESERVATION_TABLE,
+    "return": RETURN_TABLE,
+    "order": ORDER_TABLE,
+}
 ENUMS: tuple[type[Enum], ...] = (
     Channel,
     Mode,

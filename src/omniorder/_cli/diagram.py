@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from omniorder.model.machine import Table
+from omniorder.model.order_table import ORDER_TABLE
 from omniorder.model.reservation import RESERVATION_TABLE
 from omniorder.model.returns import RETURN_TABLE
 
@@ -14,6 +15,7 @@ __all__ = ["TABLES", "add_parser"]
 TABLES: dict[str, Table[Any, Any]] = {
     "reservation": RESERVATION_TABLE,
     "return": RETURN_TABLE,
+    "order": ORDER_TABLE,
 }
 """Every state table, by name."""
 

@@ -44,6 +44,7 @@ from omniorder.model.events import (
 )
 from omniorder.model.machine import Table
 from omniorder.model.network import Lane, Location, Network
+from omniorder.model.order_table import ORDER_TABLE, OrderCommand
 from omniorder.model.policy import DEFAULT_HOLD_TTL, Policy
 from omniorder.model.position import COUNTERS, EFFECTS, Movement, MovementKind, Position
 from omniorder.model.reservation import (
@@ -72,6 +73,7 @@ __all__ = [
     "EVENT_TYPES",
     "LIVE_STATES",
     "MODE_COMMANDS",
+    "ORDER_TABLE",
     "REMOTE_CHANNELS",
     "RESERVATION_TABLE",
     "Capability",
@@ -99,6 +101,7 @@ __all__ = [
     "MovementKind",
     "Network",
     "OmniOrderError",
+    "OrderCommand",
     "Policy",
     "Position",
     "Reservation",

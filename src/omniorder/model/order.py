@@ -221,12 +221,14 @@ class Order:
 
 
 class OrderStatus(StrEnum):
-    """Where an order stands as a whole."""
+    """Where an order stands as a whole; :data:`~omniorder.model.ORDER_TABLE` says which order
+    command is legal in each status."""
 
     HELD = "HELD"
     """Its stock is held for checkout (``hold_order``); nothing is sold yet."""
     PLACED = "PLACED"
-    """Placed: its reservations are confirmed (or its lines backordered)."""
+    """Placed: its reservations are confirmed (or its lines backordered); terminal for the
+    status, while its units go on through the reservation machine."""
 
 
 @attrs.frozen

@@ -22,7 +22,6 @@ from omniorder.model.errors import (
     InsufficientStock,
     InvalidInput,
     InvalidPlan,
-    InvalidTransition,
     Shortfall,
     UnknownOrder,
 )
@@ -40,13 +39,13 @@ from omniorder.model.order import (
     Order,
     OrderLine,
     OrderRecord,
-    OrderStatus,
     OrderView,
     Ship,
     Sourcing,
     mode_of,
     order_view,
 )
+from omniorder.model.order_table import OrderCommand, order_status_after
 from omniorder.model.position import Position
 from omniorder.model.reservation import Reservation, ReservationState
 from omniorder.model.values import Mode, lines_of
@@ -248,14 +247,11 @@ def hold_order(ctx: Context, order: Order, ttl: timedelta | None, key: str | Non
 
     def work(w: Work) -> OrderView:
         existing = w.uow.order(order.id, for_update=True)
-        if existing is not None and existing.status is OrderStatus.PLACED:
-            raise InvalidTransition(
-                "order",
-                OrderStatus.PLACED.value,
-                "hold_order",
-                subject=order.id,
-                reason="it is already placed",
-            )
+        status = order_status_after(
+            None if existing is None else existing.status,
+            OrderCommand.HOLD_ORDER,
+            order_id=order.id,
+        )
         if existing is not None:
             _release_holds(w, existing, reason="held again")
         positions, supply = _supply(ctx, w, order)
@@ -264,12 +260,13 @@ def hold_order(ctx: Context, order: Order, ttl: timedelta | None, key: str | Non
             raise InsufficientStock(_shortfalls(order, plan, supply))
         sourcing = _write(ctx, w, order, plan.assignments, positions, held_for=lifetime)
         if existing is None:
-            record = OrderRecord(order, OrderStatus.HELD, tuple(sourcing), w.now, w.now)
+            record = OrderRecord(order, status, tuple(sourcing), w.now, w.now)
             w.uow.add_order(record)
         else:
             record = attrs.evolve(
                 existing,
                 order=order,
+                status=status,
                 sourcing=tuple(sourcing),  # the new holds replace the old ones
                 updated_at=w.now,
                 version=existing.version + 1,
@@ -302,14 +299,11 @@ def place_order(ctx: Context, order: Order, key: str | None) -> OrderView:
 
     def work(w: Work) -> OrderView:
         existing = w.uow.order(order.id, for_update=True)
-        if existing is not None and existing.status is OrderStatus.PLACED:
-            raise InvalidTransition(
-                "order",
-                OrderStatus.PLACED.value,
-                "place_order",
-                subject=order.id,
-                reason="it is already placed",
-            )
+        status = order_status_after(
+            None if existing is None else existing.status,
+            OrderCommand.PLACE_ORDER,
+            order_id=order.id,
+        )
         kept: list[Sourcing] = []
         if existing is not None and existing.order == order:
             kept = _confirm_holds(w, existing)
@@ -339,7 +333,7 @@ def place_order(ctx: Context, order: Order, key: str | None) -> OrderView:
         sourcing = previous + tuple(placed)
         record = OrderRecord(
             order,
-            OrderStatus.PLACED,
+            status,
             sourcing,
             existing.created_at if existing is not None else w.now,
             w.now,
