@@ -9,24 +9,19 @@ channel's safety stock), asks the solver, refuses any plan that fails
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 import attrs
 
-from omniorder.allocation.plan import AllocationPlan, Assignment, Unallocated
-from omniorder.allocation.problem import AllocationProblem
-from omniorder.allocation.validate import validate
+from omniorder.allocation.plan import AllocationPlan
 from omniorder.model import checks
 from omniorder.model.errors import (
     InsufficientStock,
     InvalidInput,
-    InvalidPlan,
-    Shortfall,
     UnknownOrder,
 )
 from omniorder.model.events import (
-    LineBackordered,
     LineResourced,
     LocationUnits,
     OrderHeld,
@@ -37,18 +32,16 @@ from omniorder.model.events import (
 from omniorder.model.order import (
     LineQuantity,
     Order,
-    OrderLine,
     OrderRecord,
     OrderView,
     Ship,
     Sourcing,
-    mode_of,
     order_view,
 )
 from omniorder.model.order_table import OrderCommand, order_status_after
-from omniorder.model.position import Position
 from omniorder.model.reservation import Reservation, ReservationState
-from omniorder.model.values import Mode, lines_of
+from omniorder.model.values import lines_of
+from omniorder.service import sourcing as source
 from omniorder.service.context import Context
 from omniorder.service.work import Work, effective_positions
 from omniorder.stores.base import UnitOfWork
@@ -63,9 +56,6 @@ __all__ = [
     "stored_order",
     "view",
 ]
-
-_ANYWHERE = "*"
-"""The Shortfall location of a shipped line: it could come from anywhere that ships."""
 
 
 def check_order(ctx: Context, order: object) -> Order:
@@ -82,115 +72,6 @@ def check_order(ctx: Context, order: object) -> Order:
         if not isinstance(line.fulfilment, Ship):
             ctx.network.location(line.fulfilment.at)
     return order
-
-
-# -- sourcing ------------------------------------------------------------------------------
-
-
-def _supply(
-    ctx: Context, w: Work, order: Order, *, exclude: Iterable[str] = ()
-) -> tuple[dict[tuple[str, str], Position], dict[tuple[str, str], int]]:
-    """Lock every position of the order's skus; what each can give the order's channel."""
-    skus = sorted({line.sku for line in order.lines})
-    keys = [(loc.id, sku) for loc in ctx.network.locations for sku in skus]
-    positions = w.positions(keys)
-    skip = set(exclude)
-    supply = {
-        key: position.available(order.channel)
-        for key, position in positions.items()
-        if key[0] not in skip and position.available(order.channel) > 0
-    }
-    return positions, supply
-
-
-def _plan(ctx: Context, order: Order, supply: Mapping[tuple[str, str], int]) -> AllocationPlan:
-    problem = AllocationProblem(ctx.network, [order], supply)
-    solver = ctx.solver
-    plan: object = solver.solve(problem)
-    if problems := validate(problem, plan):
-        raise InvalidPlan(solver.name, order.id, problems)
-    assert isinstance(plan, AllocationPlan)  # validate said so
-    return plan
-
-
-def _shortfalls(
-    order: Order, plan: AllocationPlan, supply: Mapping[tuple[str, str], int]
-) -> list[Shortfall]:
-    found = []
-    for u in plan.unallocated:
-        line = order.line(u.line_id)
-        fulfilment = line.fulfilment
-        where = _ANYWHERE if isinstance(fulfilment, Ship) else fulfilment.at
-        given = line.quantity - u.quantity
-        if where == _ANYWHERE:
-            available = sum(units for (_, sku), units in supply.items() if sku == line.sku)
-        else:
-            available = supply.get((where, line.sku), 0)
-        found.append(Shortfall(line.sku, where, line.quantity, min(available, given)))
-    return found
-
-
-# -- writing reservations ------------------------------------------------------------------
-
-
-def _groups(
-    order: Order, assignments: Iterable[Assignment]
-) -> dict[tuple[str, str, str], dict[str, tuple[OrderLine, int]]]:
-    """Assignments by (location, mode, destination): one reservation each, sku -> line."""
-    groups: dict[tuple[str, str, str], dict[str, tuple[OrderLine, int]]] = defaultdict(dict)
-    for a in assignments:
-        line = order.line(a.line_id)
-        mode, target = line.slot
-        groups[(a.location, mode, target)][line.sku] = (line, a.quantity)
-    return groups
-
-
-def _write(
-    ctx: Context,
-    w: Work,
-    order: Order,
-    assignments: Iterable[Assignment],
-    positions: Mapping[tuple[str, str], Position],
-    *,
-    held_for: timedelta | None,
-    resourced: bool = False,
-) -> list[Sourcing]:
-    """HELD (with ``held_for``) or CONFIRMED reservations for ``assignments``."""
-    made = []
-    for (location, _, target), lines in sorted(_groups(order, assignments).items()):
-        any_line = next(iter(lines.values()))[0]
-        mode = mode_of(any_line.fulfilment)
-        destination = target if mode is Mode.TRANSFER else None
-        quantities = {sku: units for sku, (_, units) in lines.items()}
-        if held_for is None:
-            reservation, changes = Reservation.place(
-                id=ctx.new_id("res"),
-                location=location,
-                quantities=quantities,
-                channel=order.channel,
-                mode=mode,
-                now=w.now,
-                order_id=order.id,
-                destination=destination,
-            )
-        else:
-            reservation, changes = Reservation.hold(
-                id=ctx.new_id("res"),
-                location=location,
-                quantities=quantities,
-                channel=order.channel,
-                mode=mode,
-                now=w.now,
-                expires_at=checks.later(w.now, held_for, "ttl"),
-                order_id=order.id,
-                destination=destination,
-            )
-        w.open(reservation, changes, positions)
-        made += [
-            Sourcing(line.id, reservation.id, location, units, resourced)
-            for line, units in lines.values()
-        ]
-    return made
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -234,7 +115,7 @@ def quote(ctx: Context, order: Order) -> AllocationPlan:
             for p in positions
             if p.available(order.channel) > 0
         }
-        return _plan(ctx, order, supply)
+        return source.plan(ctx, order, supply)
 
     return ctx.read(read)
 
@@ -254,11 +135,11 @@ def hold_order(ctx: Context, order: Order, ttl: timedelta | None, key: str | Non
         )
         if existing is not None:
             _release_holds(w, existing, reason="held again")
-        positions, supply = _supply(ctx, w, order)
-        plan = _plan(ctx, order, supply)
+        positions, supply = source.supply(ctx, w, order)
+        plan = source.plan(ctx, order, supply)
         if plan.unallocated:
-            raise InsufficientStock(_shortfalls(order, plan, supply))
-        sourcing = _write(ctx, w, order, plan.assignments, positions, held_for=lifetime)
+            raise InsufficientStock(source.shortfalls(order, plan, supply))
+        sourcing = source.write(ctx, w, order, plan.assignments, positions, held_for=lifetime)
         if existing is None:
             record = OrderRecord(order, status, tuple(sourcing), w.now, w.now)
             w.uow.add_order(record)
@@ -321,12 +202,12 @@ def place_order(ctx: Context, order: Order, key: str | None) -> OrderView:
         backordered: list[LineQuantity] = []
         if missing:
             rest = attrs.evolve(order, lines=missing)
-            positions, supply = _supply(ctx, w, rest)
-            plan = _plan(ctx, rest, supply)
+            positions, supply = source.supply(ctx, w, rest)
+            plan = source.plan(ctx, rest, supply)
             if plan.unallocated and not ctx.policy.backorders:
-                raise InsufficientStock(_shortfalls(rest, plan, supply))
-            placed = _write(ctx, w, rest, plan.assignments, positions, held_for=None)
-            backordered = _backorder(w, order, plan.unallocated)
+                raise InsufficientStock(source.shortfalls(rest, plan, supply))
+            placed = source.write(ctx, w, rest, plan.assignments, positions, held_for=None)
+            backordered = source.backorder(w, order, plan.unallocated)
         # A changed cart's old holds are released; its history lives in the events.
         same = existing is not None and existing.order == order
         previous = existing.sourcing if existing is not None and same else ()
@@ -363,25 +244,6 @@ def place_order(ctx: Context, order: Order, key: str | None) -> OrderView:
         return view(w.uow, record, w.now, returns=False)
 
     return ctx.run("place_order", {"order": order}, key, OrderView, work)
-
-
-def _backorder(w: Work, order: Order, unallocated: Iterable[Unallocated]) -> list[LineQuantity]:
-    """Record the units nobody can give (LineBackordered each); return them per line."""
-    backordered = []
-    for u in unallocated:
-        line = order.line(u.line_id)
-        backordered.append(LineQuantity(line.id, u.quantity))
-        w.emit(
-            LineBackordered(
-                at=w.now,
-                order_id=order.id,
-                line_id=line.id,
-                sku=line.sku,
-                quantity=u.quantity,
-                reason=u.reason,
-            )
-        )
-    return backordered
 
 
 def _confirm_holds(w: Work, record: OrderRecord) -> list[Sourcing]:
@@ -466,9 +328,9 @@ def _resource(
         if line.id in mine and line.sku in wanted
     ]
     rest = attrs.evolve(order, lines=lines)
-    positions, supply = _supply(ctx, w, rest, exclude=[reservation.location])
-    plan = _plan(ctx, rest, supply)
-    placed = _write(ctx, w, rest, plan.assignments, positions, held_for=None, resourced=True)
+    positions, supply = source.supply(ctx, w, rest, exclude=[reservation.location])
+    plan = source.plan(ctx, rest, supply)
+    placed = source.write(ctx, w, rest, plan.assignments, positions, held_for=None, resourced=True)
     backordered = list(record.backordered)
     resourced = list(record.resourced)
     for line in lines:
@@ -488,7 +350,7 @@ def _resource(
                 reason=reason,
             )
         )
-    backordered += _backorder(w, order, plan.unallocated)
+    backordered += source.backorder(w, order, plan.unallocated)
     updated = attrs.evolve(
         record,
         sourcing=record.sourcing + tuple(placed),
