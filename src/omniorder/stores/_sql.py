@@ -6,12 +6,12 @@ import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from omniorder.model import checks
 from omniorder.model.checks import MAX_QUANTITY
 from omniorder.model.errors import StoreError
-from omniorder.model.position import COUNTERS, EFFECTS, Movement, MovementKind
+from omniorder.model.position import COUNTERS, EFFECTS, Movement, MovementKind, Position
 from omniorder.model.reservation import ReservationState
 from omniorder.serialization import structure, to_json
 
@@ -24,6 +24,7 @@ __all__ = [
     "migrations",
     "move_statement",
     "movement_from_row",
+    "position_from_row",
     "stored_time",
 ]
 
@@ -70,8 +71,9 @@ def stored_time(value: object) -> datetime:
         raise StoreError(f"a stored time is damaged: {value!r}") from error
 
 
-def move_statement(movement: Movement, keep: int, mark: str) -> tuple[str, list[object]]:
-    """The conditional UPDATE that applies ``movement`` to its position, and its arguments.
+def move_statement(movement: Movement, keep: int) -> tuple[str, list[object]]:
+    """The conditional UPDATE (``?`` placeholders) that applies ``movement`` to its position,
+    and its arguments.
 
     It changes the row only if afterwards at least ``keep`` units are free and no counter is
     above :data:`~omniorder.model.checks.MAX_QUANTITY`; no intermediate value can overflow a
@@ -82,20 +84,24 @@ def move_statement(movement: Movement, keep: int, mark: str) -> tuple[str, list[
     Args:
         movement: the movement to apply.
         keep: units that must stay free (the channel's buffer).
-        mark: the dialect's placeholder (``?`` or ``%s``).
     """
     deltas = [sign * movement.quantity for sign in EFFECTS[movement.kind]]
-    setters = ", ".join(f"{name} = {name} + {mark}" for name in COUNTERS)
+    setters = ", ".join(f"{name} = {name} + ?" for name in COUNTERS)
     rising = [(name, delta) for name, delta in zip(COUNTERS, deltas, strict=True) if delta > 0]
-    limits = "".join(f" AND {name} <= {mark}" for name, _ in rising)
+    limits = "".join(f" AND {name} <= ?" for name, _ in rising)
     sql = (
-        f"UPDATE position SET {setters} WHERE sku = {mark} AND location = {mark} "
-        f"AND (on_hand - reserved - committed) - {mark} >= {mark}{limits} "
+        f"UPDATE position SET {setters} WHERE sku = ? AND location = ? "
+        f"AND (on_hand - reserved - committed) - ? >= ?{limits} "
         f"RETURNING sku, location, {', '.join(COUNTERS)}"
     )
     free_change = deltas[0] - deltas[1] - deltas[2]
     args: list[object] = [*deltas, movement.sku, movement.location, keep, -free_change]
     return sql, args + [MAX_QUANTITY - delta for _, delta in rising]
+
+
+def position_from_row(row: Sequence[Any]) -> Position:
+    """A position row ``(sku, location, <the counters>)``."""
+    return Position(row[1], row[0], *row[2:])
 
 
 def movement_from_row(row: Sequence[object]) -> Movement:

@@ -29,6 +29,7 @@ shard them by sku.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -48,21 +49,11 @@ from omniorder.model.errors import (
     StoreError,
 )
 from omniorder.model.events import Event
-from omniorder.model.order import OrderRecord
-from omniorder.model.position import COUNTERS, Movement, Position, refusal
+from omniorder.model.position import COUNTERS, Movement, Position
 from omniorder.model.reservation import Reservation, ReservationState
-from omniorder.model.returns import ReturnAuthorization
-from omniorder.stores._sql import (
-    EXPIRING,
-    dump,
-    load,
-    micros,
-    migrations,
-    move_statement,
-    movement_from_row,
-    stored_time,
-)
-from omniorder.stores.base import IdempotencyRecord, PositionKey, sorted_keys
+from omniorder.stores._sql import EXPIRING, dump, load, micros, migrations, position_from_row
+from omniorder.stores._sqlbase import SQLUnitOfWork
+from omniorder.stores.base import PositionKey, sorted_keys
 
 try:
     import psycopg
@@ -91,71 +82,65 @@ _MAX_IDENTIFIER: Final = 63
 _MIGRATION_LOCK: Final = 0x6F6D6E69  # "omni": the advisory lock that serialises migrations
 
 
-def _position(row: Sequence[Any]) -> Position:
-    return Position(row[1], row[0], *row[2:])
-
-
-def _jsonb(text: str) -> Jsonb:
-    """A JSON document already encoded by the converter, passed to a JSONB column as is."""
-    return Jsonb(text, dumps=str)
-
-
 def _unnest(keys: Sequence[PositionKey]) -> tuple[list[str], list[str]]:
     return [sku for _, sku in keys], [location for location, _ in keys]
 
 
-class _PgUnitOfWork:
+@functools.lru_cache(maxsize=256)
+def _pyformat(statement: str) -> str:
+    """A shared statement with psycopg's ``%s`` placeholders for its ``?`` ones (each distinct
+    statement is translated once).
+
+    The shared statements compare columns and bind values only: no JSON operator (``?|``), no
+    ``?`` or ``%`` in a string literal, so every ``?`` is a placeholder and no ``%`` needs
+    escaping.
+    """
+    if "%" in statement:
+        raise ValueError(f"a shared statement must not contain '%': {statement}")
+    return statement.replace("?", "%s")
+
+
+class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
     """One transaction on one pooled connection; ledger rows and events wait for the commit."""
 
+    _NO_LIMIT = None
+
     def __init__(self, conn: psycopg.Connection[Any], *, read_only: bool) -> None:
-        self._c = conn
-        self._read_only = read_only
+        super().__init__(conn, read_only=read_only)
         self._ledger: list[Movement] = []
         self._events: list[Event] = []
         self._now: datetime | None = None
 
-    def _writable(self) -> None:
-        if self._read_only:
-            raise StoreError("write in a read-only unit of work")
+    def _execute(self, statement: str, params: Sequence[object] = ()) -> psycopg.Cursor[Any]:
+        return self._c.execute(_pyformat(statement), params)
+
+    def _executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
+        with self._c.cursor() as cur:
+            cur.executemany(_pyformat(statement), rows)
+
+    def _body(self, value: object) -> Jsonb:
+        # The converter has encoded the document already: JSONB takes the text as is.
+        return Jsonb(dump(value), dumps=str)
+
+    def _time(self, moment: datetime) -> datetime:
+        return moment
+
+    def _lock(self, for_update: bool) -> str:
+        if not for_update:
+            return ""
+        self._writable()
+        return " FOR UPDATE"
+
+    def _write_ledger(self, movement: Movement) -> None:
+        self._ledger.append(movement)  # numbered and written by flush()
 
     # -- time --------------------------------------------------------------------------------
-    def last_time(self) -> datetime | None:
-        row = self._c.execute("SELECT value FROM meta WHERE name = 'last_time'").fetchone()
-        return None if row is None else stored_time(row[0])
-
     def record_time(self, now: datetime) -> None:
         self._writable()
         if self._now is None or now > self._now:
             self._now = now
 
-    # -- idempotency -------------------------------------------------------------------------
-    def claim_key(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
-        self._writable()
-        inserted = self._c.execute(
-            "INSERT INTO idempotency (key, command, fingerprint, request, result, at) "
-            "VALUES (%s, %s, %s, %s, NULL, %s) ON CONFLICT (key) DO NOTHING",
-            (record.key, record.command, record.fingerprint, record.request, record.at),
-        ).rowcount
-        if inserted:
-            return None
-        row = self._c.execute(
-            "SELECT key, command, fingerprint, request, result, at FROM idempotency WHERE key = %s",
-            (record.key,),
-        ).fetchone()
-        assert row is not None  # the conflicting row is committed: we waited for it
-        return IdempotencyRecord(*row)
-
-    def complete_key(self, key: str, result: str) -> None:
-        self._writable()
-        self._c.execute("UPDATE idempotency SET result = %s WHERE key = %s", (result, key))
-
-    def idempotency_records(self) -> list[IdempotencyRecord]:
-        rows = self._c.execute(
-            "SELECT key, command, fingerprint, request, result, at FROM idempotency ORDER BY key"
-        )
-        return [IdempotencyRecord(*row) for row in rows]
-
-    # -- positions and ledger ----------------------------------------------------------------
+    # -- positions ---------------------------------------------------------------------------
     def positions(
         self,
         keys: Collection[PositionKey] | None = None,
@@ -196,80 +181,9 @@ class _PgUnitOfWork:
             self._writable()
             query += " FOR UPDATE"
         rows = self._c.execute(query, params)
-        return [_position(row) for row in rows]
-
-    def move(self, movement: Movement, *, keep: int = 0) -> Position:
-        self._writable()
-        self._c.execute(
-            "INSERT INTO position (sku, location) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-            (movement.sku, movement.location),
-        )
-        row = self._c.execute(*move_statement(movement, keep, "%s")).fetchone()
-        if row is None:
-            (before,) = self.positions([(movement.location, movement.sku)])
-            after = before.apply(movement.kind, movement.quantity)
-            raise refusal(movement, after, keep) or ConcurrencyConflict(
-                f"{movement.sku} at {movement.location} changed meanwhile"
-            )
-        self._ledger.append(movement)
-        return _position(row)
-
-    def movements(self, after: int = 0) -> list[Movement]:
-        rows = self._c.execute(
-            "SELECT seq, at, location, sku, kind, quantity, reference, key FROM ledger "
-            "WHERE seq > %s ORDER BY seq",
-            (after,),
-        )
-        return [movement_from_row(row) for row in rows]
+        return [position_from_row(row) for row in rows]
 
     # -- reservations ------------------------------------------------------------------------
-    def add_reservation(self, reservation: Reservation) -> None:
-        self._writable()
-        expires = None if reservation.expires_at is None else micros(reservation.expires_at)
-        self._c.execute(
-            "INSERT INTO reservation (id, location, state, expires_us, version, body) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            (
-                reservation.id,
-                reservation.location,
-                reservation.state.value,
-                expires,
-                reservation.version,
-                _jsonb(dump(reservation)),
-            ),
-        )
-        with self._c.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO reservation_line (sku, location, reservation_id) VALUES (%s, %s, %s)",
-                [(line.sku, reservation.location, reservation.id) for line in reservation.lines],
-            )
-
-    def reservation(self, reservation_id: str, *, for_update: bool = False) -> Reservation | None:
-        query = "SELECT body FROM reservation WHERE id = %s"
-        if for_update:
-            self._writable()
-            query += " FOR UPDATE"
-        row = self._c.execute(query, (reservation_id,)).fetchone()
-        return None if row is None else load(row[0], Reservation)
-
-    def update_reservation(self, reservation: Reservation) -> None:
-        self._writable()
-        expires = None if reservation.expires_at is None else micros(reservation.expires_at)
-        changed = self._c.execute(
-            "UPDATE reservation SET state = %s, expires_us = %s, version = %s, body = %s "
-            "WHERE id = %s AND version = %s",
-            (
-                reservation.state.value,
-                expires,
-                reservation.version,
-                _jsonb(dump(reservation)),
-                reservation.id,
-                reservation.version - 1,
-            ),
-        ).rowcount
-        if changed != 1:
-            raise ConcurrencyConflict(f"reservation {reservation.id!r} changed meanwhile")
-
     def reservations(
         self, *, states: Collection[ReservationState] | None = None
     ) -> list[Reservation]:
@@ -314,84 +228,10 @@ class _PgUnitOfWork:
         found = [load(row[0], Reservation) for row in rows]
         return [r for r in found if r.state.value in wanted]
 
-    # -- orders ------------------------------------------------------------------------------
-    def add_order(self, record: OrderRecord) -> None:
-        self._writable()
-        self._c.execute(
-            "INSERT INTO order_record (id, version, body) VALUES (%s, %s, %s)",
-            (record.id, record.version, _jsonb(dump(record))),
-        )
-
-    def order(self, order_id: str, *, for_update: bool = False) -> OrderRecord | None:
-        query = "SELECT body FROM order_record WHERE id = %s"
-        if for_update:
-            self._writable()
-            query += " FOR UPDATE"
-        row = self._c.execute(query, (order_id,)).fetchone()
-        return None if row is None else load(row[0], OrderRecord)
-
-    def update_order(self, record: OrderRecord) -> None:
-        self._writable()
-        changed = self._c.execute(
-            "UPDATE order_record SET version = %s, body = %s WHERE id = %s AND version = %s",
-            (record.version, _jsonb(dump(record)), record.id, record.version - 1),
-        ).rowcount
-        if changed != 1:
-            raise ConcurrencyConflict(f"order {record.id!r} changed meanwhile")
-
-    def orders(self) -> list[OrderRecord]:
-        rows = self._c.execute("SELECT body FROM order_record ORDER BY id")
-        return [load(row[0], OrderRecord) for row in rows]
-
-    # -- returns -----------------------------------------------------------------------------
-    def add_return(self, rma: ReturnAuthorization) -> None:
-        self._writable()
-        self._c.execute(
-            "INSERT INTO return_authorization (id, order_id, version, body) "
-            "VALUES (%s, %s, %s, %s)",
-            (rma.id, rma.order_id, rma.version, _jsonb(dump(rma))),
-        )
-
-    def return_authorization(
-        self, rma_id: str, *, for_update: bool = False
-    ) -> ReturnAuthorization | None:
-        query = "SELECT body FROM return_authorization WHERE id = %s"
-        if for_update:
-            self._writable()
-            query += " FOR UPDATE"
-        row = self._c.execute(query, (rma_id,)).fetchone()
-        return None if row is None else load(row[0], ReturnAuthorization)
-
-    def update_return(self, rma: ReturnAuthorization) -> None:
-        self._writable()
-        changed = self._c.execute(
-            "UPDATE return_authorization SET version = %s, body = %s "
-            "WHERE id = %s AND version = %s",
-            (rma.version, _jsonb(dump(rma)), rma.id, rma.version - 1),
-        ).rowcount
-        if changed != 1:
-            raise ConcurrencyConflict(f"return {rma.id!r} changed meanwhile")
-
-    def returns(self, *, order_id: str | None = None) -> list[ReturnAuthorization]:
-        if order_id is None:
-            rows = self._c.execute("SELECT body FROM return_authorization ORDER BY id")
-        else:
-            rows = self._c.execute(
-                "SELECT body FROM return_authorization WHERE order_id = %s ORDER BY id",
-                (order_id,),
-            )
-        return [load(row[0], ReturnAuthorization) for row in rows]
-
     # -- events ------------------------------------------------------------------------------
     def append_event(self, event: Event) -> None:
         self._writable()
         self._events.append(event)
-
-    def events(self, after: int = 0, limit: int | None = None) -> list[Event]:
-        rows = self._c.execute(
-            "SELECT body FROM event WHERE seq > %s ORDER BY seq LIMIT %s", (after, limit)
-        )
-        return [load(row[0], Event) for row in rows]
 
     # -- commit ------------------------------------------------------------------------------
     def _take(self, counter: str, count: int) -> int:
@@ -439,7 +279,7 @@ class _PgUnitOfWork:
                             first + i,
                             type(e).__name__,
                             e.at,
-                            _jsonb(dump(attrs.evolve(e, seq=first + i))),
+                            self._body(attrs.evolve(e, seq=first + i)),
                         )
                         for i, e in enumerate(self._events)
                     ],

@@ -35,16 +35,14 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
 import attrs
 
 from omniorder.model.errors import ConcurrencyConflict, InvalidInput, SchemaError, StoreError
 from omniorder.model.events import Event
-from omniorder.model.order import OrderRecord
-from omniorder.model.position import COUNTERS, Movement, Position, refusal
+from omniorder.model.position import COUNTERS, Movement, Position
 from omniorder.model.reservation import Reservation, ReservationState
-from omniorder.model.returns import ReturnAuthorization
 from omniorder.stores._sql import (
     EXPIRING,
     chunks,
@@ -52,11 +50,10 @@ from omniorder.stores._sql import (
     load,
     micros,
     migrations,
-    move_statement,
-    movement_from_row,
-    stored_time,
+    position_from_row,
 )
-from omniorder.stores.base import IdempotencyRecord, PositionKey
+from omniorder.stores._sqlbase import SQLUnitOfWork
+from omniorder.stores.base import PositionKey
 
 __all__ = ["SQLiteStore", "wal_reset_bug_fixed"]
 
@@ -105,26 +102,43 @@ def _log_version(*, forked: bool = False) -> None:
         )
 
 
-def _position(row: Sequence[Any]) -> Position:
-    return Position(row[1], row[0], *row[2:])
+class _SQLiteUnitOfWork(SQLUnitOfWork[sqlite3.Connection]):
+    """One transaction on one connection; ``BEGIN IMMEDIATE`` makes it the only writer."""
 
+    _NO_LIMIT = -1
 
-class _SQLiteUnitOfWork:
-    """One transaction on one connection."""
+    def _execute(self, statement: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
+        return self._c.execute(statement, params)
 
-    def __init__(self, conn: sqlite3.Connection, *, read_only: bool) -> None:
-        self._c = conn
-        self._read_only = read_only
+    def _executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
+        self._c.executemany(statement, rows)
 
-    def _writable(self) -> None:
-        if self._read_only:
-            raise StoreError("write in a read-only unit of work")
+    def _body(self, value: object) -> str:
+        return dump(value)
+
+    def _time(self, moment: datetime) -> str:
+        return moment.isoformat()
+
+    def _lock(self, for_update: bool) -> str:
+        return ""  # BEGIN IMMEDIATE already holds the write lock
+
+    def _write_ledger(self, movement: Movement) -> None:
+        # One writer at a time (BEGIN IMMEDIATE), so MAX + 1 is gap-free and never collides.
+        self._c.execute(
+            "INSERT INTO ledger (seq, at, sku, location, kind, quantity, reference, key) "
+            "VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger), ?, ?, ?, ?, ?, ?, ?)",
+            (
+                movement.at.isoformat(),
+                movement.sku,
+                movement.location,
+                movement.kind.value,
+                movement.quantity,
+                movement.reference,
+                movement.key,
+            ),
+        )
 
     # -- time --------------------------------------------------------------------------------
-    def last_time(self) -> datetime | None:
-        row = self._c.execute("SELECT value FROM meta WHERE name = 'last_time'").fetchone()
-        return None if row is None else stored_time(row[0])
-
     def record_time(self, now: datetime) -> None:
         self._writable()
         self._c.execute(
@@ -134,33 +148,7 @@ class _SQLiteUnitOfWork:
             (now.isoformat(), micros(now)),
         )
 
-    # -- idempotency -------------------------------------------------------------------------
-    def claim_key(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
-        self._writable()
-        inserted = self._c.execute(
-            "INSERT INTO idempotency (key, command, fingerprint, request, result, at) "
-            "VALUES (?, ?, ?, ?, NULL, ?) ON CONFLICT (key) DO NOTHING",
-            (record.key, record.command, record.fingerprint, record.request, record.at.isoformat()),
-        ).rowcount
-        if inserted:
-            return None
-        row = self._c.execute(
-            "SELECT key, command, fingerprint, request, result, at FROM idempotency WHERE key = ?",
-            (record.key,),
-        ).fetchone()
-        return _record(row)
-
-    def complete_key(self, key: str, result: str) -> None:
-        self._writable()
-        self._c.execute("UPDATE idempotency SET result = ? WHERE key = ?", (result, key))
-
-    def idempotency_records(self) -> list[IdempotencyRecord]:
-        rows = self._c.execute(
-            "SELECT key, command, fingerprint, request, result, at FROM idempotency ORDER BY key"
-        )
-        return [_record(row) for row in rows]
-
-    # -- positions and ledger ----------------------------------------------------------------
+    # -- positions ---------------------------------------------------------------------------
     def positions(
         self,
         keys: Collection[PositionKey] | None = None,
@@ -191,75 +179,10 @@ class _SQLiteUnitOfWork:
             sql = f"SELECT {columns} FROM position"
             if clauses:
                 sql += " WHERE " + " AND ".join(clauses)
-            found += [_position(row) for row in self._c.execute(sql, args)]
+            found += [position_from_row(row) for row in self._c.execute(sql, args)]
         return sorted(found, key=lambda p: (p.sku, p.location))
 
-    def move(self, movement: Movement, *, keep: int = 0) -> Position:
-        self._writable()
-        self._c.execute(
-            "INSERT INTO position (sku, location) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            (movement.sku, movement.location),
-        )
-        row = self._c.execute(*move_statement(movement, keep, "?")).fetchone()
-        if row is None:
-            (before,) = self.positions([(movement.location, movement.sku)])
-            after = before.apply(movement.kind, movement.quantity)
-            raise refusal(movement, after, keep) or ConcurrencyConflict(
-                f"{movement.sku} at {movement.location} changed meanwhile"
-            )
-        self._c.execute(
-            "INSERT INTO ledger (seq, at, sku, location, kind, quantity, reference, key) "
-            "VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger), ?, ?, ?, ?, ?, ?, ?)",
-            (
-                movement.at.isoformat(),
-                movement.sku,
-                movement.location,
-                movement.kind.value,
-                movement.quantity,
-                movement.reference,
-                movement.key,
-            ),
-        )
-        return _position(row)
-
-    def movements(self, after: int = 0) -> list[Movement]:
-        rows = self._c.execute(
-            "SELECT seq, at, location, sku, kind, quantity, reference, key FROM ledger "
-            "WHERE seq > ? ORDER BY seq",
-            (after,),
-        )
-        return [movement_from_row(row) for row in rows]
-
     # -- reservations ------------------------------------------------------------------------
-    def add_reservation(self, reservation: Reservation) -> None:
-        self._writable()
-        self._c.execute(
-            "INSERT INTO reservation (id, location, state, expires_us, version, body) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            _reservation_row(reservation),
-        )
-        self._c.executemany(
-            "INSERT INTO reservation_line (sku, location, reservation_id) VALUES (?, ?, ?)",
-            [(line.sku, reservation.location, reservation.id) for line in reservation.lines],
-        )
-
-    def reservation(self, reservation_id: str, *, for_update: bool = False) -> Reservation | None:
-        row = self._c.execute(
-            "SELECT body FROM reservation WHERE id = ?", (reservation_id,)
-        ).fetchone()
-        return None if row is None else load(row[0], Reservation)
-
-    def update_reservation(self, reservation: Reservation) -> None:
-        self._writable()
-        reservation_id, _, state, expires_us, version, body = _reservation_row(reservation)
-        changed = self._c.execute(
-            "UPDATE reservation SET state = ?, expires_us = ?, version = ?, body = ? "
-            "WHERE id = ? AND version = ?",
-            (state, expires_us, version, body, reservation_id, version - 1),
-        ).rowcount
-        if changed != 1:
-            raise ConcurrencyConflict(f"reservation {reservation_id!r} changed meanwhile")
-
     def reservations(
         self, *, states: Collection[ReservationState] | None = None
     ) -> list[Reservation]:
@@ -308,65 +231,6 @@ class _SQLiteUnitOfWork:
                     found[reservation_id] = (expires_us, r)
         return [r for _, r in sorted(found.values(), key=lambda item: (item[0], item[1].id))]
 
-    # -- orders ------------------------------------------------------------------------------
-    def add_order(self, record: OrderRecord) -> None:
-        self._writable()
-        self._c.execute(
-            "INSERT INTO order_record (id, version, body) VALUES (?, ?, ?)",
-            (record.id, record.version, dump(record)),
-        )
-
-    def order(self, order_id: str, *, for_update: bool = False) -> OrderRecord | None:
-        row = self._c.execute("SELECT body FROM order_record WHERE id = ?", (order_id,)).fetchone()
-        return None if row is None else load(row[0], OrderRecord)
-
-    def update_order(self, record: OrderRecord) -> None:
-        self._writable()
-        changed = self._c.execute(
-            "UPDATE order_record SET version = ?, body = ? WHERE id = ? AND version = ?",
-            (record.version, dump(record), record.id, record.version - 1),
-        ).rowcount
-        if changed != 1:
-            raise ConcurrencyConflict(f"order {record.id!r} changed meanwhile")
-
-    def orders(self) -> list[OrderRecord]:
-        rows = self._c.execute("SELECT body FROM order_record ORDER BY id")
-        return [load(row[0], OrderRecord) for row in rows]
-
-    # -- returns -----------------------------------------------------------------------------
-    def add_return(self, rma: ReturnAuthorization) -> None:
-        self._writable()
-        self._c.execute(
-            "INSERT INTO return_authorization (id, order_id, version, body) VALUES (?, ?, ?, ?)",
-            (rma.id, rma.order_id, rma.version, dump(rma)),
-        )
-
-    def return_authorization(
-        self, rma_id: str, *, for_update: bool = False
-    ) -> ReturnAuthorization | None:
-        query = "SELECT body FROM return_authorization WHERE id = ?"
-        row = self._c.execute(query, (rma_id,)).fetchone()
-        return None if row is None else load(row[0], ReturnAuthorization)
-
-    def update_return(self, rma: ReturnAuthorization) -> None:
-        self._writable()
-        changed = self._c.execute(
-            "UPDATE return_authorization SET version = ?, body = ? WHERE id = ? AND version = ?",
-            (rma.version, dump(rma), rma.id, rma.version - 1),
-        ).rowcount
-        if changed != 1:
-            raise ConcurrencyConflict(f"return {rma.id!r} changed meanwhile")
-
-    def returns(self, *, order_id: str | None = None) -> list[ReturnAuthorization]:
-        if order_id is None:
-            rows = self._c.execute("SELECT body FROM return_authorization ORDER BY id")
-        else:
-            rows = self._c.execute(
-                "SELECT body FROM return_authorization WHERE order_id = ? ORDER BY id",
-                (order_id,),
-            )
-        return [load(row[0], ReturnAuthorization) for row in rows]
-
     # -- events ------------------------------------------------------------------------------
     def append_event(self, event: Event) -> None:
         self._writable()
@@ -381,23 +245,6 @@ class _SQLiteUnitOfWork:
                 dump(attrs.evolve(event, seq=seq)),
             ),
         )
-
-    def events(self, after: int = 0, limit: int | None = None) -> list[Event]:
-        rows = self._c.execute(
-            "SELECT body FROM event WHERE seq > ? ORDER BY seq LIMIT ?",
-            (after, -1 if limit is None else limit),
-        )
-        return [load(row[0], Event) for row in rows]
-
-
-def _record(row: Sequence[Any]) -> IdempotencyRecord:
-    key, command, fingerprint, request, result, at = row
-    return IdempotencyRecord(key, command, fingerprint, request, result, stored_time(at))
-
-
-def _reservation_row(r: Reservation) -> tuple[str, str, str, int | None, int, str]:
-    expires = None if r.expires_at is None else micros(r.expires_at)
-    return (r.id, r.location, r.state.value, expires, r.version, dump(r))
 
 
 class SQLiteStore:
