@@ -127,8 +127,8 @@ CATALOGUE: list[Mutant] = [
     Mutant(
         "memory-store-finds-due-holds-a-tick-late",
         "omniorder.stores.memory:_MemoryUnitOfWork.due_reservations",
-        "r.expires_at <= now",
-        "r.expires_at < now",
+        "heap[0][0] <= now",
+        "heap[0][0] < now",
         "The store does not return a hold due at exactly now, so it is not swept and blocks a "
         "sale at its expiry instant (promise 6).",
     ),

@@ -2,13 +2,14 @@
 
 One lock serialises units of work (safe under many threads). Values are immutable, so a unit of
 work keeps an undo log of what it replaced and, on an exception, puts it all back: a failed
-command leaves no trace.
+command leaves no trace. Reservations that may expire are indexed by a heap on expiry per position
+(and one over all of them), so finding what is due never scans the live holds.
 """
 
 from __future__ import annotations
 
+import heapq
 import threading
-from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -26,6 +27,45 @@ from omniorder.stores.base import IdempotencyRecord, PositionKey
 __all__ = ["InMemoryStore"]
 
 
+class _Expiring:
+    """The reservations that may expire (HELD or READY) on one position, or anywhere.
+
+    ``ids`` is exact. ``heap`` holds ``(expires_at, id)`` for every id in ``ids`` (at its current
+    expiry), so what is due is found from the top without looking at the rest; it may also hold
+    stale entries (a reservation since confirmed, released, expired or extended), which are
+    dropped when they come to the top or when they outnumber the current ones (so the heap stays
+    below ``2 * len(ids) + _SLACK`` entries and each rebuild is paid for by the stale entries).
+    """
+
+    __slots__ = ("heap", "ids")
+
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self.heap: list[tuple[datetime, str]] = []
+
+    def current(self, entry: tuple[datetime, str], reservations: dict[str, Reservation]) -> bool:
+        """Whether a heap entry is still the expiry of a reservation that may expire here."""
+        expires_at, reservation_id = entry
+        if reservation_id not in self.ids:
+            return False
+        return reservations[reservation_id].expires_at == expires_at
+
+    def compact(self, reservations: dict[str, Reservation]) -> None:
+        """Rebuild the heap from ``ids`` once stale entries outnumber the current ones."""
+        if len(self.heap) > 2 * len(self.ids) + _SLACK:
+            heap = []
+            for reservation_id in self.ids:
+                expires_at = reservations[reservation_id].expires_at
+                assert expires_at is not None  # only reservations that expire are in ids
+                heap.append((expires_at, reservation_id))
+            heapq.heapify(heap)
+            self.heap = heap
+
+
+_SLACK = 16
+_EXPIRING = frozenset({ReservationState.HELD, ReservationState.READY})
+
+
 class _State:
     """Everything the store keeps, plus indexes of the live reservations."""
 
@@ -38,24 +78,58 @@ class _State:
         self.orders: dict[str, OrderRecord] = {}
         self.returns: dict[str, ReturnAuthorization] = {}
         self.last_time: datetime | None = None
-        # ids of reservations that may expire (HELD or READY), per position they touch
-        self.expiring: defaultdict[PositionKey, set[str]] = defaultdict(set)
+        # reservations that may expire (HELD or READY), per position they touch, and under
+        # None all of them: each with a heap on (expires_at, id), so finding what is due costs
+        # O(log n) per due reservation and O(1) per position when nothing is
+        self.expiring: dict[PositionKey | None, _Expiring] = {}
 
     def put_reservation(self, reservation: Reservation | None, reservation_id: str) -> None:
+        """Store (or, with None, forget) a reservation and keep ``expiring`` true to it.
+
+        Every change to ``reservations`` goes through here, the undo log's too, so the indexes
+        follow a rolled-back unit of work as well.
+        """
         old = self.reservations.get(reservation_id)
-        if old is not None and old.expires_at is not None:
-            for line in old.lines:
-                self.expiring[(old.location, line.sku)].discard(reservation_id)
+        before = _expiry_keys(old)
         if reservation is None:
             self.reservations.pop(reservation_id, None)
+        else:
+            self.reservations[reservation_id] = reservation
+        after = _expiry_keys(reservation)
+        for key in before - after:
+            index = self.expiring[key]
+            index.ids.discard(reservation_id)
+            if not index.ids and key is not None:
+                del self.expiring[key]  # an empty index per position is not kept
+            else:
+                index.compact(self.reservations)
+        if not after:
             return
-        self.reservations[reservation_id] = reservation
-        if reservation.state in _EXPIRING and reservation.expires_at is not None:
-            for line in reservation.lines:
-                self.expiring[(reservation.location, line.sku)].add(reservation_id)
+        assert reservation is not None
+        assert reservation.expires_at is not None  # _expiry_keys is empty otherwise
+        moved = old is None or old.expires_at != reservation.expires_at
+        for key in after:
+            found = self.expiring.get(key)
+            if found is None:
+                found = self.expiring[key] = _Expiring()
+            if moved or key not in before:  # else its current entry is in the heap already
+                heapq.heappush(found.heap, (reservation.expires_at, reservation_id))
+                found.ids.add(reservation_id)
+                found.compact(self.reservations)
 
 
-_EXPIRING = frozenset({ReservationState.HELD, ReservationState.READY})
+def _expiry_keys(reservation: Reservation | None) -> frozenset[PositionKey | None]:
+    """The indexes a reservation belongs in: its positions and None, if it may expire."""
+    if (
+        reservation is None
+        or reservation.state not in _EXPIRING
+        or reservation.expires_at is None
+        or not reservation.lines
+    ):
+        return frozenset()
+    keys: set[PositionKey | None] = {(reservation.location, line.sku) for line in reservation.lines}
+    keys.add(None)
+    return frozenset(keys)
 
 
 class _MemoryUnitOfWork:
@@ -197,17 +271,30 @@ class _MemoryUnitOfWork:
         for_update: bool = False,
         skip_locked: bool = False,
     ) -> list[Reservation]:
-        if keys is None:
-            ids: set[str] = set().union(*self._s.expiring.values())
-        else:
-            ids = set().union(*(self._s.expiring.get(k, ()) for k in keys))
-        found = []
-        for reservation_id in ids:
-            r = self._s.reservations[reservation_id]
-            if r.state in states and r.expires_at is not None and r.expires_at <= now:
-                found.append(r)
-        found.sort(key=lambda r: (r.expires_at, r.id))
-        return found
+        # Even a read-only unit of work tidies the heaps: it holds the store's lock, and what it
+        # drops is stale for good (a rollback re-indexes what it restores via put_reservation).
+        reservations = self._s.reservations
+        found: dict[str, Reservation] = {}
+        for key in (None,) if keys is None else set(keys):
+            index = self._s.expiring.get(key)
+            if index is None:
+                continue
+            heap = index.heap
+            due: dict[str, tuple[datetime, str]] = {}
+            try:
+                # pop only what is due (O(log n) each), dropping stale entries for good
+                while heap and heap[0][0] <= now:
+                    entry = heapq.heappop(heap)
+                    if index.current(entry, reservations):
+                        due[entry[1]] = entry
+            finally:
+                for entry in due.values():  # still current: they stay in the heap
+                    heapq.heappush(heap, entry)
+            for reservation_id in due:
+                found[reservation_id] = reservations[reservation_id]
+        chosen = [r for r in found.values() if r.state in states]
+        chosen.sort(key=lambda r: (r.expires_at, r.id))
+        return chosen
 
     # -- orders ------------------------------------------------------------------------------
     def add_order(self, record: OrderRecord) -> None:
