@@ -168,9 +168,12 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
                 self._body(reservation),
             ),
         )
+        # Each line carries the reservation's state and deadline: the partial index on live
+        # lines (reservation_line_due) lets the sweep read only the holds of its positions.
         self._executemany(
-            "INSERT INTO reservation_line (sku, location, reservation_id) VALUES (?, ?, ?)",
-            [(line.sku, reservation.location, reservation.id) for line in reservation.lines],
+            "INSERT INTO reservation_line (sku, location, reservation_id, state, expires_us) "
+            "VALUES (?, ?, ?, ?, ?)",
+            _line_rows(reservation),
         )
 
     def reservation(self, reservation_id: str, *, for_update: bool = False) -> Reservation | None:
@@ -194,6 +197,16 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
         ).rowcount
         if changed != 1:
             raise ConcurrencyConflict(f"reservation {reservation.id!r} changed meanwhile")
+        # Its lines follow (a reservation's location and skus never change): a finished
+        # reservation's lines leave the live index in the same transaction.
+        self._executemany(
+            "UPDATE reservation_line SET state = ?, expires_us = ? "
+            "WHERE sku = ? AND location = ? AND reservation_id = ?",
+            [
+                (state, expires, sku, location, rid)
+                for sku, location, rid, state, expires in _line_rows(reservation)
+            ],
+        )
 
     # -- orders ------------------------------------------------------------------------------
     def add_order(self, record: OrderRecord) -> None:
@@ -267,6 +280,15 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
 def _record(row: Sequence[Any]) -> IdempotencyRecord:
     key, command, fingerprint, request, result, at = row
     return IdempotencyRecord(key, command, fingerprint, request, result, stored_time(at))
+
+
+def _line_rows(reservation: Reservation) -> list[tuple[str, str, str, str, int | None]]:
+    """``(sku, location, reservation_id, state, expires_us)`` for each line of ``reservation``."""
+    state, expires = reservation.state.value, _expires_us(reservation)
+    return [
+        (line.sku, reservation.location, reservation.id, state, expires)
+        for line in reservation.lines
+    ]
 
 
 def _expires_us(reservation: Reservation) -> int | None:

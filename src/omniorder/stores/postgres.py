@@ -208,7 +208,9 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
         wanted = {s.value for s in states}
         if not wanted <= set(EXPIRING):
             raise StoreError(f"only {EXPIRING} reservations expire")
-        # The literal states let the planner use the partial index reservation_due.
+        # The literal states let the planner use the partial indexes on live rows:
+        # reservation_due (every due hold) and reservation_line_due (the holds of a position, by
+        # deadline). Finished reservations are in neither, so history never enters the plan.
         query = "SELECT body FROM reservation WHERE state IN ('HELD', 'READY') AND expires_us <= %s"
         params: list[object] = [micros(now)]
         if keys is not None:
@@ -216,10 +218,12 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
             if not ordered:
                 return []
             query += (
-                " AND id IN (SELECT reservation_id FROM reservation_line "
-                "WHERE (sku, location) IN (SELECT * FROM unnest(%s::text[], %s::text[])))"
+                " AND id IN (SELECT l.reservation_id "
+                "FROM unnest(%s::text[], %s::text[]) AS k (sku, location) "
+                "JOIN reservation_line AS l ON l.sku = k.sku AND l.location = k.location "
+                "WHERE l.state IN ('HELD', 'READY') AND l.expires_us <= %s)"
             )
-            params += list(_unnest(ordered))
+            params += [*_unnest(ordered), micros(now)]
         query += " ORDER BY expires_us, id"
         if for_update:
             self._writable()

@@ -208,27 +208,39 @@ class _SQLiteUnitOfWork(SQLUnitOfWork[sqlite3.Connection]):
         wanted = {s.value for s in states}
         if not wanted <= set(EXPIRING):
             raise StoreError(f"only {EXPIRING} reservations expire")
-        # The literal state list lets SQLite use the partial index reservation_due.
-        sql = (
-            "SELECT body, expires_us, id FROM reservation "
-            "WHERE state IN ('HELD', 'READY') AND expires_us <= ?"
-        )
+        # The literal state lists let SQLite use the partial indexes on live rows:
+        # reservation_due (every due hold) and reservation_line_due (the holds of a position, by
+        # deadline). Finished reservations are in neither, so history never enters the plan.
         found: dict[str, tuple[int, Reservation]] = {}
-        batches: list[Sequence[PositionKey] | None] = (
-            [None] if keys is None else list(chunks(sorted(set(keys)), _KEYS_PER_QUERY))
-        )
-        for batch in batches:
-            query, args = sql, list[object]([micros(now)])
-            if batch is not None:  # chunks() never yields an empty batch
-                query += (
-                    " AND id IN (SELECT reservation_id FROM reservation_line "
-                    "WHERE (location, sku) IN (VALUES " + ", ".join("(?, ?)" for _ in batch) + "))"
+        if keys is None:
+            rows = self._c.execute(
+                "SELECT body, expires_us, id FROM reservation "
+                "WHERE state IN ('HELD', 'READY') AND expires_us <= ?",
+                (micros(now),),
+            ).fetchall()
+        else:
+            # Driven from the positions (CROSS JOIN fixes the join order in SQLite): for each,
+            # a search of its live lines by deadline, then the reservation by its key.
+            rows = []
+            for batch in chunks(sorted(set(keys)), _KEYS_PER_QUERY):  # never an empty batch
+                query = (
+                    "WITH k (location, sku) AS (VALUES "
+                    + ", ".join("(?, ?)" for _ in batch)
+                    + ") SELECT r.body, r.expires_us, r.id "
+                    "FROM k CROSS JOIN reservation_line AS l CROSS JOIN reservation AS r "
+                    "WHERE l.location = k.location AND l.sku = k.sku "
+                    "AND l.state IN ('HELD', 'READY') AND l.expires_us <= ? "
+                    "AND r.id = l.reservation_id "
+                    "AND r.state IN ('HELD', 'READY') AND r.expires_us <= ?"
                 )
-                args += [part for key in batch for part in key]
-            for body, expires_us, reservation_id in self._c.execute(query, args):
-                r = load(body, Reservation)
-                if r.state.value in wanted:
-                    found[reservation_id] = (expires_us, r)
+                args = [part for key in batch for part in key] + [micros(now), micros(now)]
+                rows += self._c.execute(query, args).fetchall()
+        for body, expires_us, reservation_id in rows:
+            if reservation_id in found:
+                continue  # it holds several of the positions
+            r = load(body, Reservation)
+            if r.state.value in wanted:
+                found[reservation_id] = (expires_us, r)
         return [r for _, r in sorted(found.values(), key=lambda item: (item[0], item[1].id))]
 
     # -- events ------------------------------------------------------------------------------
