@@ -26,7 +26,6 @@ from omniorder.model.events import (
     LocationUnits,
     OrderHeld,
     OrderPlaced,
-    ReservationReleased,
     StockAdjusted,
 )
 from omniorder.model.order import (
@@ -286,20 +285,8 @@ def reject(
                 )
             )
         w.save(rejected)
-        if not any(rejected.open_quantities.values()):
-            rejected = w.save(rejected.release(w.now)[0])  # nothing left to move
-            w.emit(
-                ReservationReleased(
-                    at=w.now,
-                    reservation_id=reservation.id,
-                    location=reservation.location,
-                    channel=reservation.channel,
-                    order_id=reservation.order_id,
-                    previous=ReservationState.CONFIRMED,
-                    lines=lines_of(wanted),
-                    reason=f"rejected: {reason}",
-                )
-            )
+        if not any(rejected.open_quantities.values()):  # nothing left to move
+            rejected = w.release(rejected, f"rejected: {reason}", lines=wanted)
         if reservation.order_id is not None:
             record = w.uow.order(reservation.order_id, for_update=True)
             if record is not None:

@@ -156,8 +156,11 @@ class Work:
         )
         return self.save(confirmed)
 
-    def release(self, reservation: Reservation, reason: str) -> Reservation:
-        """Cancel a live reservation: its open units go back on sale; ReservationReleased."""
+    def release(
+        self, reservation: Reservation, reason: str, *, lines: Mapping[str, int] | None = None
+    ) -> Reservation:
+        """Cancel a live reservation: its open units go back on sale; ReservationReleased names
+        them (or ``lines``, when a short pick already took the units and nothing is open)."""
         released, changes = reservation.release(self.now)
         self.apply(released, changes)
         self.emit(
@@ -168,7 +171,7 @@ class Work:
                 channel=reservation.channel,
                 order_id=reservation.order_id,
                 previous=reservation.state,
-                lines=lines_of(reservation.open_quantities),
+                lines=lines_of(reservation.open_quantities if lines is None else lines),
                 reason=reason,
             )
         )
