@@ -216,8 +216,8 @@ CATALOGUE: list[Mutant] = [
     Mutant(
         "placing-confirms-expired-holds",
         "omniorder.service.orders:_confirm_holds",
-        "if reservation.effective(w.now).state is ReservationState.HELD:",
-        "if reservation.state is ReservationState.HELD:",
+        "state = reservation.effective(w.now).state",
+        "state = reservation.state",
         "place_order tries to confirm an expired but unswept hold instead of re-sourcing its "
         "lines (§2.3 place_order, promise 6).",
     ),
@@ -227,6 +227,14 @@ CATALOGUE: list[Mutant] = [
         '_release_holds(w, existing, reason="held again")',
         "pass",
         "Holding an order again leaves its previous holds reserving stock (promise 2).",
+    ),
+    Mutant(
+        "placing-commits-a-confirmed-hold-again",
+        "omniorder.service.orders:_confirm_holds",
+        "if state in OPEN_STATES:",
+        "if state is ReservationState.HELD:",
+        "A hold of a held order confirmed on its own is sourced again when the order is placed: "
+        "its units are committed twice (promise 2; the bug fixed on 2026-12-02).",
     ),
     Mutant(
         "placed-order-recorded-as-held",

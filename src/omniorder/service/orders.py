@@ -38,7 +38,7 @@ from omniorder.model.order import (
     order_view,
 )
 from omniorder.model.order_table import OrderCommand, order_status_after
-from omniorder.model.reservation import Reservation, ReservationState
+from omniorder.model.reservation import OPEN_STATES, Reservation, ReservationState
 from omniorder.model.values import lines_of
 from omniorder.service import sourcing as source
 from omniorder.service.context import Context
@@ -246,14 +246,20 @@ def place_order(ctx: Context, order: Order, key: str | None) -> OrderView:
 
 
 def _confirm_holds(w: Work, record: OrderRecord) -> list[Sourcing]:
-    """Confirm the order's live holds; return the sourcing they cover."""
-    live = set()
+    """Confirm the order's live holds; return the sourcing its open reservations cover.
+
+    A hold confirmed on its own since (a call-centre agent confirming one store's part) already
+    commits its units: it covers its lines as it is, so placing never commits them twice.
+    """
+    covering = set()
     for reservation_id in dict.fromkeys(s.reservation_id for s in record.sourcing):
         reservation = w.reservation(reservation_id)
-        if reservation.effective(w.now).state is ReservationState.HELD:
+        state = reservation.effective(w.now).state
+        if state is ReservationState.HELD:
             w.confirm(reservation)
-            live.add(reservation_id)
-    return [s for s in record.sourcing if s.reservation_id in live]
+        if state in OPEN_STATES:
+            covering.add(reservation_id)
+    return [s for s in record.sourcing if s.reservation_id in covering]
 
 
 def order(ctx: Context, order_id: str) -> OrderView:

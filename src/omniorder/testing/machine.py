@@ -527,8 +527,9 @@ class EngineMachine(RuleBasedStateMachine):
         self._reached(S.HELD, C.EXTEND)
 
     def _confirmable(self) -> list[str]:
-        # Not the holds of a HELD order: place_order confirms those (confirming one on its own
-        # and then placing the order commits its units twice; see docs/testing.md).
+        # Not the holds of a HELD order: place_order confirms those. Confirming one on its own
+        # first is checked by OrdersContract (the model does not predict it yet, nor what placing
+        # a changed cart does with such a hold).
         return [
             rid
             for rid in self.model.live(S.HELD)

@@ -227,6 +227,19 @@ class OrdersContract(ContractBase):
         assert engine.reservation(rid).state is ReservationState.CONFIRMED
         assert engine.position(WAREHOUSE, "lamp").committed == 2
 
+    def test_placing_a_held_order_one_of_whose_holds_was_confirmed_commits_each_unit_once(
+        self, engine: Engine
+    ) -> None:
+        engine.receive(STORE_1, "rug", 5)
+        order = Order("o-1", Channel.WEB, [OrderLine("1", "rug", 2, PRICE, Pickup(STORE_1))])
+        (rid,) = engine.hold_order(order).reservation_ids
+        engine.confirm(rid)  # the call centre confirmed the store's part on its own
+        placed = engine.place_order(order)
+        assert placed.reservation_ids == (rid,)
+        assert placed.line("1").sourced == {STORE_1: 2}
+        assert engine.position(STORE_1, "rug").committed == 2
+        assert engine.verify() == []
+
     def test_placing_re_sources_only_the_lines_whose_holds_expired(
         self, engine: Engine, clock: ManualClock
     ) -> None:
