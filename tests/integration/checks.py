@@ -113,5 +113,6 @@ def check(store: Store, attempts: dict[str, Attempt], *, replay: bool = True) ->
 
 
 def _latest(store: Store) -> Any:
+    """The latest time any command stored (every change writes an event at its time)."""
     with store.unit_of_work(read_only=True) as uow:
-        return uow.last_time()
+        return max(e.at for e in uow.events())

@@ -293,21 +293,28 @@ def test_a_version_2_database_is_migrated_with_its_data(tmp_path: Path) -> None:
     """Schema files are applied in order; a rebuilt table keeps every row."""
     from omniorder.stores._sql import migrations
 
+    source = SQLiteStore(tmp_path / "source.sqlite3")
+    engine = Engine(sample_network(), store=source, clock=ManualClock(START))
+    engine.receive(STORE_1, "lamp", 2)
+    held = engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB)
+    source.close()
     db = tmp_path / "old.sqlite3"
-    with sqlite3.connect(db) as conn:
+    with sqlite3.connect(db) as conn:  # version 2, as an older omniorder left it ...
         for version, script in migrations("sqlite")[:2]:
             conn.executescript(script)
             conn.execute(f"PRAGMA user_version = {version}")
-    store = SQLiteStore(db)
-    engine = Engine(sample_network(), store=store, clock=ManualClock(START))
-    engine.receive(STORE_1, "lamp", 2)
-    held = engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB)
-    store.close()
-    with sqlite3.connect(db) as conn:  # back to version 2, as an older omniorder left it
-        conn.execute("PRAGMA user_version = 2")
+        conn.execute("ATTACH DATABASE ? AS source", (str(tmp_path / "source.sqlite3"),))
+        for table in ("position", "ledger", "reservation", "reservation_line", "event"):
+            columns = ", ".join(row[1] for row in conn.execute(f"PRAGMA main.table_info({table})"))
+            copy = f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM source.{table}"
+            conn.execute(copy)
+        conn.commit()  # ... with the rows in its columns
+        conn.execute("DETACH DATABASE source")
     again = SQLiteStore(db)
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(migrations("sqlite"))
-    assert Engine(sample_network(), store=again).reservation(held.id).quantities == {"lamp": 1}
+    engine = Engine(sample_network(), store=again, clock=ManualClock(START))
+    assert engine.reservation(held.id).quantities == {"lamp": 1}
+    assert engine.verify() == []
     assert again.integrity_check() == []
     again.close()

@@ -213,6 +213,27 @@ def reader(spec: str, log_path: Path, stop: Path) -> None:
     store.close()
 
 
+def outbox(spec: str, log_path: Path, stop: Path) -> None:
+    """Page through the outbox while others write, as a consumer would (promise 11): each page
+    ``events(after=<last seq read>, limit=7)`` is logged as the numbers it held. Once ``stop``
+    exists (every writer has finished), it reads on to the end and logs ``done``."""
+    store = open_store(spec)
+    engine = Engine(sample_network(), store=store)
+    log = Log(log_path)
+    log.write(step="ready", pid=os.getpid())
+    cursor = 0
+    while True:
+        finished = stop.exists()  # looked at before the read: the last pass sees every commit
+        page = engine.events(after=cursor, limit=7)
+        if page:
+            log.write(step="page", seqs=[e.seq for e in page])
+            cursor = page[-1].seq
+        elif finished:
+            break
+    log.write(step="done")
+    store.close()
+
+
 def racer(spec: str, log_path: Path, go: Path) -> None:
     """Fire the shared key once, as soon as ``go`` exists.
 
@@ -242,7 +263,7 @@ def racer(spec: str, log_path: Path, go: Path) -> None:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("role", choices=("shopper", "reader", "racer"))
+    parser.add_argument("role", choices=("shopper", "reader", "outbox", "racer"))
     parser.add_argument("spec")
     parser.add_argument("log", type=Path)
     parser.add_argument("--name", default="w")
@@ -256,6 +277,8 @@ def main(argv: list[str]) -> None:
         shopper(args.spec, args.log, args.name, args.seed, args.steps, calm=args.calm)
     elif args.role == "reader":
         reader(args.spec, args.log, args.stop)
+    elif args.role == "outbox":
+        outbox(args.spec, args.log, args.stop)
     else:
         racer(args.spec, args.log, args.go)
 

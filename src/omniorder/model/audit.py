@@ -22,7 +22,7 @@ class Discrepancy:
         kind: ``"ledger"`` (a counter differs from the replayed ledger), ``"reservations"``
             (reserved/committed differ from the sum over live reservations), ``"invariant"``
             (a counter is negative or reserved + committed exceed on_hand), ``"sequence"``
-            (ledger or event numbers are not gap-free from 1).
+            (ledger or event numbers do not grow from 1 up).
         location: the location id ("" when not about one position).
         sku: the sku ("" when not about one position).
         field: the counter at fault (``"on_hand"``, ...), or what is at fault.
@@ -51,19 +51,22 @@ def replay(movements: Iterable[Movement]) -> dict[tuple[str, str], Position]:
 
 
 def _sequence(name: str, numbers: Iterable[int]) -> list[Discrepancy]:
-    for expected, actual in enumerate(numbers, start=1):
-        if expected != actual:
+    """Numbers must grow (gaps are allowed: no store promises gap-free numbering)."""
+    previous = 0
+    for actual in numbers:
+        if actual <= previous:
             return [
                 Discrepancy(
                     "sequence",
                     "",
                     "",
                     name,
-                    expected,
+                    previous + 1,
                     actual,
-                    f"{name} numbers are not gap-free: expected {expected}, found {actual}",
+                    f"{name} numbers do not grow: {actual} follows {previous}",
                 )
             ]
+        previous = actual
     return []
 
 

@@ -1,6 +1,7 @@
 """Events: what happened, written to the store's outbox in the same transaction as the change.
 
-Every event has a gap-free sequence number ``seq`` (from 1, given by the store) and the time
+Every event has a sequence number ``seq`` (given by the store: growing in reading order, gaps
+allowed) and the time
 ``at`` it happened. Events are frozen; in JSON they are a tagged union (``"type"`` is the class
 name; see :mod:`omniorder.serialization`).
 """
@@ -59,7 +60,8 @@ class Event:
     """Base of every event.
 
     Attributes:
-        seq: the event's place in the log, gap-free from 1 (0 until the store appends it).
+        seq: the event's place in the log: growing in reading order from 1, with gaps allowed
+            (0 until the store appends it).
         at: when it happened (the engine clock's time of the command).
     """
 

@@ -185,7 +185,8 @@ class Movement:
     Replaying every movement in ``seq`` order from zero gives every position exactly.
 
     Attributes:
-        seq: position in the ledger, gap-free from 1 (0 until the store appends it).
+        seq: position in the ledger: growing from 1, with gaps allowed (0 until the store
+            appends it).
         at: when it happened.
         location: the location id.
         sku: the stock keeping unit.

@@ -105,6 +105,19 @@ class Context:
                     raise
                 logger.debug("%s: concurrent change, retry %d", command, attempt + 1)
                 time.sleep(self._jitter.uniform(0, min(_BACKOFF_CAP, _BACKOFF * 2**attempt)))
+            except ClockWentBackwards as error:
+                # Another writer stored a later time on a row this command writes after this
+                # attempt read the clock: run again if the clock has caught up since; a clock
+                # that really reads earlier is refused.
+                last = error.last
+                caught_up = isinstance(last, datetime) and (
+                    self.now() >= last - self.store.clock_tolerance
+                )
+                if attempt >= self.retries or not caught_up:
+                    raise
+                logger.debug(
+                    "%s: a later time was stored meanwhile, retry %d", command, attempt + 1
+                )
             except CommitOutcomeUnknown as error:
                 raise CommitOutcomeUnknown(error.detail, key) from error
         raise AssertionError("unreachable")  # pragma: no cover
@@ -118,10 +131,7 @@ class Context:
         work: Callable[[Work], R],
     ) -> R:
         with self.store.unit_of_work() as uow:
-            now = self.now()
-            last = uow.last_time()
-            if last is not None and now < last - self.store.clock_tolerance:
-                raise ClockWentBackwards(now, last)
+            now = self.now()  # the store refuses it where a row it writes changed later
             claim: Claim | None = None
             if key is not None:
                 claim, first = Claim.take(
@@ -131,7 +141,6 @@ class Context:
                     replayed: R = first
                     return replayed
             result = work(Work(uow, now, key))
-            uow.record_time(now)
             if claim is not None:
                 claim.finish(result, result_type)
             return result

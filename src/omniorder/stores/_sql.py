@@ -19,6 +19,7 @@ __all__ = [
     "EXPIRING",
     "chunks",
     "dump",
+    "from_micros",
     "load",
     "micros",
     "migrations",
@@ -39,6 +40,11 @@ EXPIRING: Final = (ReservationState.HELD.value, ReservationState.READY.value)
 def micros(moment: datetime) -> int:
     """``moment`` as integer microseconds since the Unix epoch (UTC): comparable across zones."""
     return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(us: int) -> datetime:
+    """The UTC instant ``us`` microseconds after the Unix epoch (the inverse of :func:`micros`)."""
+    return EPOCH + timedelta(microseconds=us)
 
 
 def dump(value: object) -> str:
@@ -71,31 +77,37 @@ def stored_time(value: object) -> datetime:
         raise StoreError(f"a stored time is damaged: {value!r}") from error
 
 
-def move_statement(movement: Movement, keep: int) -> tuple[str, list[object]]:
+def move_statement(movement: Movement, keep: int, tolerance_us: int) -> tuple[str, list[object]]:
     """The conditional UPDATE (``?`` placeholders) that applies ``movement`` to its position,
     and its arguments.
 
-    It changes the row only if afterwards at least ``keep`` units are free and no counter is
-    above :data:`~omniorder.model.checks.MAX_QUANTITY`; no intermediate value can overflow a
+    It changes the row only if afterwards at least ``keep`` units are free, no counter is above
+    :data:`~omniorder.model.checks.MAX_QUANTITY`, and the position's last change
+    (``changed_us``) is at most ``tolerance_us`` later than the movement (the clock guard, kept
+    on the row the command writes: no store-wide row); no intermediate value can overflow a
     64-bit integer (SQLite would turn it into a float, PostgreSQL would raise). It returns the
-    position's counters; no row means refused, and
-    :func:`~omniorder.model.position.refusal` on the stored position says why.
+    position's counters; no row means refused, and :func:`refused_move` says why.
 
     Args:
         movement: the movement to apply.
         keep: units that must stay free (the channel's buffer).
+        tolerance_us: the store's clock tolerance, in microseconds.
     """
     deltas = [sign * movement.quantity for sign in EFFECTS[movement.kind]]
     setters = ", ".join(f"{name} = {name} + ?" for name in COUNTERS)
     rising = [(name, delta) for name, delta in zip(COUNTERS, deltas, strict=True) if delta > 0]
     limits = "".join(f" AND {name} <= ?" for name, _ in rising)
     sql = (
-        f"UPDATE position SET {setters} WHERE sku = ? AND location = ? "
+        f"UPDATE position SET {setters}, "
+        "changed_us = CASE WHEN changed_us < ? THEN ? ELSE changed_us END "
+        "WHERE sku = ? AND location = ? AND changed_us <= ? "
         f"AND (on_hand - reserved - committed) - ? >= ?{limits} "
         f"RETURNING sku, location, {', '.join(COUNTERS)}"
     )
+    at = micros(movement.at)
     free_change = deltas[0] - deltas[1] - deltas[2]
-    args: list[object] = [*deltas, movement.sku, movement.location, keep, -free_change]
+    args: list[object] = [*deltas, at, at, movement.sku, movement.location, at + tolerance_us]
+    args += [keep, -free_change]
     return sql, args + [MAX_QUANTITY - delta for _, delta in rising]
 
 

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from omniorder.model.errors import ConcurrencyConflict, StoreError
+import attrs
+
+from omniorder.model.errors import ClockWentBackwards, ConcurrencyConflict, StoreError
 from omniorder.model.events import Event
 from omniorder.model.order import OrderRecord
 from omniorder.model.position import Movement, Position, refusal
 from omniorder.model.reservation import Reservation
 from omniorder.model.returns import ReturnAuthorization
 from omniorder.stores._sql import (
+    from_micros,
     load,
     micros,
     move_statement,
@@ -52,9 +55,17 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
     _NO_LIMIT: ClassVar[int | None]
     """The ``LIMIT`` argument that means "every row"."""
 
-    def __init__(self, conn: Conn, *, read_only: bool) -> None:
+    _STREAM_GUARD: ClassVar[tuple[str, str]] = ("", "")
+    """What an update of a reservation, order or return adds to its ``SET`` and ``WHERE`` so
+    that a stream's events are numbered in the order they happened (see the PostgreSQL store)."""
+
+    _EVENTS_FINAL: ClassVar[str] = ""
+    """What the outbox query adds so that it reads only events no open transaction can precede."""
+
+    def __init__(self, conn: Conn, *, read_only: bool, tolerance: timedelta) -> None:
         self._c = conn
         self._read_only = read_only
+        self._tolerance_us = tolerance // timedelta(microseconds=1)
 
     def _writable(self) -> None:
         if self._read_only:
@@ -96,10 +107,43 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
     ) -> list[Position]:
         """See :meth:`~omniorder.stores.base.UnitOfWork.positions`."""
 
-    # -- time --------------------------------------------------------------------------------
-    def last_time(self) -> datetime | None:
-        row = self._execute("SELECT value FROM meta WHERE name = 'last_time'").fetchone()
-        return None if row is None else stored_time(row[0])
+    # -- the clock guard, on the rows a command writes -----------------------------------------
+    def _versioned_update(
+        self,
+        table: str,
+        what: str,
+        ident: str,
+        *,
+        version: int,
+        at: datetime,
+        columns: Sequence[tuple[str, object]],
+    ) -> None:
+        """Replace the row ``ident`` of ``table`` stored at ``version - 1``, unless it changed
+        meanwhile (:class:`ConcurrencyConflict`) or changed last more than the clock tolerance
+        after ``at`` (:class:`ClockWentBackwards`)."""
+        self._writable()
+        guard_set, guard_where = self._STREAM_GUARD
+        setters = ", ".join(f"{name} = ?" for name, _ in columns)
+        at_us = micros(at)
+        changed = self._execute(
+            f"UPDATE {table} SET {setters}, version = ?, changed_us = ?{guard_set} "
+            f"WHERE id = ? AND version = ? AND changed_us <= ?{guard_where}",
+            (
+                *(value for _, value in columns),
+                version,
+                at_us,
+                ident,
+                version - 1,
+                at_us + self._tolerance_us,
+            ),
+        ).rowcount
+        if changed == 1:
+            return
+        row = self._execute(f"SELECT version, changed_us FROM {table} WHERE id = ?", (ident,))
+        found = row.fetchone()
+        if found is not None and found[0] == version - 1 and found[1] > at_us + self._tolerance_us:
+            raise ClockWentBackwards(at, from_micros(found[1]))
+        raise ConcurrencyConflict(f"{what} {ident!r} changed meanwhile")
 
     # -- idempotency -------------------------------------------------------------------------
     def claim_key(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
@@ -135,8 +179,14 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
             "INSERT INTO position (sku, location) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (movement.sku, movement.location),
         )
-        row = self._execute(*move_statement(movement, keep)).fetchone()
+        row = self._execute(*move_statement(movement, keep, self._tolerance_us)).fetchone()
         if row is None:
+            changed = self._execute(
+                "SELECT changed_us FROM position WHERE sku = ? AND location = ?",
+                (movement.sku, movement.location),
+            ).fetchone()[0]
+            if changed > micros(movement.at) + self._tolerance_us:
+                raise ClockWentBackwards(movement.at, from_micros(changed))
             (before,) = self.positions([(movement.location, movement.sku)])
             after = before.apply(movement.kind, movement.quantity)
             raise refusal(movement, after, keep) or ConcurrencyConflict(
@@ -157,8 +207,8 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
     def add_reservation(self, reservation: Reservation) -> None:
         self._writable()
         self._execute(
-            "INSERT INTO reservation (id, location, state, expires_us, version, body) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO reservation (id, location, state, expires_us, version, body, changed_us) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 reservation.id,
                 reservation.location,
@@ -166,6 +216,7 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
                 _expires_us(reservation),
                 reservation.version,
                 self._body(reservation),
+                micros(_changed_at(reservation)),
             ),
         )
         # Each line carries the reservation's state and deadline: the partial index on live
@@ -182,21 +233,18 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
         return None if row is None else load(row[0], Reservation)
 
     def update_reservation(self, reservation: Reservation) -> None:
-        self._writable()
-        changed = self._execute(
-            "UPDATE reservation SET state = ?, expires_us = ?, version = ?, body = ? "
-            "WHERE id = ? AND version = ?",
-            (
-                reservation.state.value,
-                _expires_us(reservation),
-                reservation.version,
-                self._body(reservation),
-                reservation.id,
-                reservation.version - 1,
-            ),
-        ).rowcount
-        if changed != 1:
-            raise ConcurrencyConflict(f"reservation {reservation.id!r} changed meanwhile")
+        self._versioned_update(
+            "reservation",
+            "reservation",
+            reservation.id,
+            version=reservation.version,
+            at=_changed_at(reservation),
+            columns=[
+                ("state", reservation.state.value),
+                ("expires_us", _expires_us(reservation)),
+                ("body", self._body(reservation)),
+            ],
+        )
         # Its lines follow (a reservation's location and skus never change): a finished
         # reservation's lines leave the live index in the same transaction.
         self._executemany(
@@ -212,8 +260,8 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
     def add_order(self, record: OrderRecord) -> None:
         self._writable()
         self._execute(
-            "INSERT INTO order_record (id, version, body) VALUES (?, ?, ?)",
-            (record.id, record.version, self._body(record)),
+            "INSERT INTO order_record (id, version, body, changed_us) VALUES (?, ?, ?, ?)",
+            (record.id, record.version, self._body(record), micros(record.updated_at)),
         )
 
     def order(self, order_id: str, *, for_update: bool = False) -> OrderRecord | None:
@@ -222,13 +270,14 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
         return None if row is None else load(row[0], OrderRecord)
 
     def update_order(self, record: OrderRecord) -> None:
-        self._writable()
-        changed = self._execute(
-            "UPDATE order_record SET version = ?, body = ? WHERE id = ? AND version = ?",
-            (record.version, self._body(record), record.id, record.version - 1),
-        ).rowcount
-        if changed != 1:
-            raise ConcurrencyConflict(f"order {record.id!r} changed meanwhile")
+        self._versioned_update(
+            "order_record",
+            "order",
+            record.id,
+            version=record.version,
+            at=record.updated_at,
+            columns=[("body", self._body(record))],
+        )
 
     def orders(self) -> list[OrderRecord]:
         rows = self._execute("SELECT body FROM order_record ORDER BY id")
@@ -238,8 +287,9 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
     def add_return(self, rma: ReturnAuthorization) -> None:
         self._writable()
         self._execute(
-            "INSERT INTO return_authorization (id, order_id, version, body) VALUES (?, ?, ?, ?)",
-            (rma.id, rma.order_id, rma.version, self._body(rma)),
+            "INSERT INTO return_authorization (id, order_id, version, body, changed_us) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (rma.id, rma.order_id, rma.version, self._body(rma), micros(rma.updated_at)),
         )
 
     def return_authorization(
@@ -250,13 +300,14 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
         return None if row is None else load(row[0], ReturnAuthorization)
 
     def update_return(self, rma: ReturnAuthorization) -> None:
-        self._writable()
-        changed = self._execute(
-            "UPDATE return_authorization SET version = ?, body = ? WHERE id = ? AND version = ?",
-            (rma.version, self._body(rma), rma.id, rma.version - 1),
-        ).rowcount
-        if changed != 1:
-            raise ConcurrencyConflict(f"return {rma.id!r} changed meanwhile")
+        self._versioned_update(
+            "return_authorization",
+            "return",
+            rma.id,
+            version=rma.version,
+            at=rma.updated_at,
+            columns=[("body", self._body(rma))],
+        )
 
     def returns(self, *, order_id: str | None = None) -> list[ReturnAuthorization]:
         if order_id is None:
@@ -271,10 +322,11 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
     # -- events ------------------------------------------------------------------------------
     def events(self, after: int = 0, limit: int | None = None) -> list[Event]:
         rows = self._execute(
-            "SELECT body FROM event WHERE seq > ? ORDER BY seq LIMIT ?",
+            f"SELECT seq, body FROM event WHERE seq > ?{self._EVENTS_FINAL} ORDER BY seq LIMIT ?",
             (after, self._NO_LIMIT if limit is None else limit),
         )
-        return [load(row[0], Event) for row in rows]
+        # The number lives in its column only: a store numbers an event as it writes it.
+        return [attrs.evolve(load(body, Event), seq=seq) for seq, body in rows]
 
 
 def _record(row: Sequence[Any]) -> IdempotencyRecord:
@@ -289,6 +341,10 @@ def _line_rows(reservation: Reservation) -> list[tuple[str, str, str, str, int |
         (line.sku, reservation.location, reservation.id, state, expires)
         for line in reservation.lines
     ]
+
+
+def _changed_at(reservation: Reservation) -> datetime:
+    return reservation.updated_at or reservation.created_at
 
 
 def _expires_us(reservation: Reservation) -> int | None:

@@ -56,16 +56,13 @@ class UnitOfWork(Protocol):
 
     Reads see the transaction's own writes. Writes raise :class:`~omniorder.StoreError` (never a
     driver exception) when the back end refuses them; the engine then rolls back.
+
+    The clock guard needs no store-wide row: every write that changes a stored position,
+    reservation, order or return refuses, with :class:`~omniorder.ClockWentBackwards`, a change
+    made more than the store's ``clock_tolerance`` earlier than that row's last change (so holds
+    expire in order however many writers there are). A write names the time it is made at: a
+    movement's ``at``, a record's ``updated_at``.
     """
-
-    # -- time --------------------------------------------------------------------------------
-    def last_time(self) -> datetime | None:
-        """The latest command time recorded, or None in a new store."""
-        ...
-
-    def record_time(self, now: datetime) -> None:
-        """Remember ``now`` as the latest command time if it is later than the stored one."""
-        ...
 
     # -- idempotency -------------------------------------------------------------------------
     def claim_key(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
@@ -106,7 +103,9 @@ class UnitOfWork(Protocol):
     def move(self, movement: Movement, *, keep: int = 0) -> Position:
         """Apply ``movement`` to its position (made at zero if new) and append it to the ledger.
 
-        The store gives the movement its ledger ``seq``. It refuses, with
+        The store gives the movement its ledger ``seq`` (increasing; gaps allowed). It refuses,
+        with :class:`~omniorder.ClockWentBackwards`, a movement whose ``at`` is more than
+        ``clock_tolerance`` earlier than the position's last change; with
         :class:`~omniorder.StoreError`, a change that would make a counter negative or
         ``reserved + committed`` exceed ``on_hand``; and, with
         :class:`~omniorder.ConcurrencyConflict`, one that would leave fewer than ``keep`` units
@@ -135,6 +134,8 @@ class UnitOfWork(Protocol):
 
         Raises:
             ConcurrencyConflict: the stored version is not the one this change was made from.
+            ClockWentBackwards: the change's ``updated_at`` is more than ``clock_tolerance``
+                earlier than the stored one.
         """
         ...
 
@@ -179,6 +180,8 @@ class UnitOfWork(Protocol):
 
         Raises:
             ConcurrencyConflict: the stored version is not the one this change was made from.
+            ClockWentBackwards: the change's ``updated_at`` is more than ``clock_tolerance``
+                earlier than the stored one.
         """
         ...
 
@@ -202,6 +205,8 @@ class UnitOfWork(Protocol):
 
         Raises:
             ConcurrencyConflict: the stored version is not the one this change was made from.
+            ClockWentBackwards: the change's ``updated_at`` is more than ``clock_tolerance``
+                earlier than the stored one.
         """
         ...
 
@@ -211,15 +216,22 @@ class UnitOfWork(Protocol):
 
     # -- events ------------------------------------------------------------------------------
     def append_event(self, event: Event) -> None:
-        """Append ``event`` to the outbox; the store gives it the next gap-free ``seq``.
+        """Append ``event`` to the outbox; the store gives it its ``seq``.
 
-        A store may number and write events (and ledger rows) when the unit of work commits, so
-        reads of the ledger and the outbox inside a writing unit of work need not see them.
+        Numbers grow in the order readers see events, with gaps allowed; no counter row is
+        shared by every writer (promise 11). A store may number and write events (and ledger
+        rows) when the unit of work commits, so reads of the ledger and the outbox inside a
+        writing unit of work need not see them.
         """
         ...
 
     def events(self, after: int = 0, limit: int | None = None) -> list[Event]:
-        """Events with ``seq > after``, in order, at most ``limit`` of them."""
+        """Events with ``seq > after``, in order, at most ``limit`` of them.
+
+        Only events no longer open to change are returned: a reader that pages with
+        ``after=<the last seq it read>`` never misses an event committed later with a smaller
+        number, and never reads one twice (promise 11).
+        """
         ...
 
 

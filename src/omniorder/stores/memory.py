@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from omniorder.model.errors import ConcurrencyConflict, StoreError
+from omniorder.model.errors import ClockWentBackwards, ConcurrencyConflict, StoreError
 from omniorder.model.events import Event
 from omniorder.model.order import OrderRecord
 from omniorder.model.position import Movement, Position, refusal
@@ -77,7 +77,7 @@ class _State:
         self.keys: dict[str, IdempotencyRecord] = {}
         self.orders: dict[str, OrderRecord] = {}
         self.returns: dict[str, ReturnAuthorization] = {}
-        self.last_time: datetime | None = None
+        self.changed: dict[PositionKey, datetime] = {}  # each position's last change
         # reservations that may expire (HELD or READY), per position they touch, and under
         # None all of them: each with a heap on (expires_at, id), so finding what is due costs
         # O(log n) per due reservation and O(1) per position when nothing is
@@ -135,9 +135,10 @@ def _expiry_keys(reservation: Reservation | None) -> frozenset[PositionKey | Non
 class _MemoryUnitOfWork:
     """A transaction over :class:`_State` with an undo log."""
 
-    def __init__(self, state: _State, *, read_only: bool) -> None:
+    def __init__(self, state: _State, *, read_only: bool, tolerance: timedelta) -> None:
         self._s = state
         self._read_only = read_only
+        self._tolerance = tolerance
         self._undo: list[Callable[[], object]] = []
 
     def rollback(self) -> None:
@@ -148,16 +149,10 @@ class _MemoryUnitOfWork:
         if self._read_only:
             raise StoreError("write in a read-only unit of work")
 
-    # -- time --------------------------------------------------------------------------------
-    def last_time(self) -> datetime | None:
-        return self._s.last_time
-
-    def record_time(self, now: datetime) -> None:
-        self._writable()
-        previous = self._s.last_time
-        if previous is None or now > previous:
-            self._s.last_time = now
-            self._undo.append(lambda: setattr(self._s, "last_time", previous))
+    def _check_clock(self, at: datetime, last: datetime | None) -> None:
+        """Refuse a change made at ``at`` before the row's last change ``last``."""
+        if last is not None and at < last - self._tolerance:
+            raise ClockWentBackwards(at, last)
 
     # -- idempotency -------------------------------------------------------------------------
     def claim_key(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
@@ -203,6 +198,8 @@ class _MemoryUnitOfWork:
     def move(self, movement: Movement, *, keep: int = 0) -> Position:
         self._writable()
         key = (movement.location, movement.sku)
+        changed = self._s.changed.get(key)
+        self._check_clock(movement.at, changed)
         before = self._s.positions.get(key)
         after = (before or Position(*key)).apply(movement.kind, movement.quantity)
         if refused := refusal(movement, after, keep):
@@ -221,15 +218,22 @@ class _MemoryUnitOfWork:
             )
         )
         self._s.positions[key] = after
-        self._undo.append(lambda: self._restore_position(key, before))
+        if changed is None or movement.at > changed:
+            self._s.changed[key] = movement.at
+        self._undo.append(lambda: self._restore_position(key, before, changed))
         self._undo.append(self._s.ledger.pop)
         return after
 
-    def _restore_position(self, key: PositionKey, before: Position | None) -> None:
+    def _restore_position(
+        self, key: PositionKey, before: Position | None, changed: datetime | None
+    ) -> None:
         if before is None:
             self._s.positions.pop(key, None)
+            self._s.changed.pop(key, None)
         else:
             self._s.positions[key] = before
+            if changed is not None:
+                self._s.changed[key] = changed
 
     def movements(self, after: int = 0) -> list[Movement]:
         return self._s.ledger[max(0, after) :]
@@ -250,6 +254,10 @@ class _MemoryUnitOfWork:
         before = self._s.reservations.get(reservation.id)
         if before is None or before.version != reservation.version - 1:
             raise ConcurrencyConflict(f"reservation {reservation.id!r} changed meanwhile")
+        self._check_clock(
+            reservation.updated_at or reservation.created_at,
+            before.updated_at or before.created_at,
+        )
         self._s.put_reservation(reservation, reservation.id)
         self._undo.append(lambda: self._s.put_reservation(before, reservation.id))
 
@@ -312,6 +320,7 @@ class _MemoryUnitOfWork:
         before = self._s.orders.get(record.id)
         if before is None or before.version != record.version - 1:
             raise ConcurrencyConflict(f"order {record.id!r} changed meanwhile")
+        self._check_clock(record.updated_at, before.updated_at)
         self._s.orders[record.id] = record
         self._undo.append(lambda: self._s.orders.__setitem__(record.id, before))
 
@@ -336,6 +345,7 @@ class _MemoryUnitOfWork:
         before = self._s.returns.get(rma.id)
         if before is None or before.version != rma.version - 1:
             raise ConcurrencyConflict(f"return {rma.id!r} changed meanwhile")
+        self._check_clock(rma.updated_at, before.updated_at)
         self._s.returns[rma.id] = rma
         self._undo.append(lambda: self._s.returns.__setitem__(rma.id, before))
 
@@ -386,7 +396,9 @@ class InMemoryStore:
             if self._owner is not None:
                 raise StoreError("a unit of work is already open in this thread")
             self._owner = threading.get_ident()
-            uow = _MemoryUnitOfWork(self._state, read_only=read_only)
+            uow = _MemoryUnitOfWork(
+                self._state, read_only=read_only, tolerance=self.clock_tolerance
+            )
             try:
                 yield uow
             except BaseException:

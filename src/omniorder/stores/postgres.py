@@ -13,8 +13,15 @@ How it keeps the promises:
 * CHECK constraints hold the stock invariants even if the code above is wrong;
 * the idempotency key is inserted first (a second command with the same key waits for the first
   and then finds its result); the ledger, the event outbox and the idempotency record commit in
-  the same transaction as the change; ledger and event numbers are gap-free (they are taken from
-  a counter row only while the unit of work commits);
+  the same transaction as the change;
+* no row is written by every command: ledger numbers come from a sequence; an event's number is
+  its transaction's id then its place in the transaction (``xid * 2**20 + n``), and a reader
+  sees only events of transactions below the snapshot horizon
+  (``pg_snapshot_xmin(pg_current_snapshot())``), which can no longer commit, so a reader paging
+  by number never misses nor repeats one; a reservation, order or return row names its last
+  writer's transaction id, and a transaction with a smaller id may not write it (it runs again,
+  with a new, larger id), so one stream's events are numbered in the order they happened;
+* the clock guard is kept on the rows a command writes (each keeps the time of its last change);
 * the sweep locks due reservations with ``FOR UPDATE SKIP LOCKED``: two sweepers never release
   the same hold twice;
 * deadlocks, serialisation failures and lock timeouts surface as
@@ -38,8 +45,6 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Final
-
-import attrs
 
 from omniorder.model import checks
 from omniorder.model.errors import (
@@ -100,16 +105,26 @@ def _pyformat(statement: str) -> str:
     return statement.replace("?", "%s")
 
 
+_XID: Final = "pg_current_xact_id()::text::bigint"
+"""This transaction's id (64 bits, never reused), assigned at its first write."""
+
+EVENTS_PER_TRANSACTION: Final = 1 << 20
+"""An event's number is ``xid * EVENTS_PER_TRANSACTION + n``: at most this many per unit of work."""
+
+
 class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
     """One transaction on one pooled connection; ledger rows and events wait for the commit."""
 
     _NO_LIMIT = None
+    _STREAM_GUARD = (f", writer = {_XID}", f" AND writer <= {_XID}")
+    _EVENTS_FINAL = " AND seq < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)"
 
-    def __init__(self, conn: psycopg.Connection[Any], *, read_only: bool) -> None:
-        super().__init__(conn, read_only=read_only)
+    def __init__(
+        self, conn: psycopg.Connection[Any], *, read_only: bool, tolerance: timedelta
+    ) -> None:
+        super().__init__(conn, read_only=read_only, tolerance=tolerance)
         self._ledger: list[Movement] = []
         self._events: list[Event] = []
-        self._now: datetime | None = None
 
     def _execute(self, statement: str, params: Sequence[object] = ()) -> psycopg.Cursor[Any]:
         return self._c.execute(_pyformat(statement), params)
@@ -133,12 +148,6 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
 
     def _write_ledger(self, movement: Movement) -> None:
         self._ledger.append(movement)  # numbered and written by flush()
-
-    # -- time --------------------------------------------------------------------------------
-    def record_time(self, now: datetime) -> None:
-        self._writable()
-        if self._now is None or now > self._now:
-            self._now = now
 
     # -- positions ---------------------------------------------------------------------------
     def positions(
@@ -237,64 +246,35 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
         self._writable()
         self._events.append(event)
 
-    # -- commit ------------------------------------------------------------------------------
-    def _take(self, counter: str, count: int) -> int:
-        """Reserve ``count`` numbers of a gap-free sequence; return the first."""
-        row = self._c.execute(
-            "UPDATE counter SET value = value + %s WHERE name = %s RETURNING value",
-            (count, counter),
-        ).fetchone()
-        assert row is not None
-        return int(row[0]) - count + 1
-
+    # -- commit ----------------------------------------------------------------------------
     def flush(self) -> None:
-        """Number and write the buffered ledger rows and events, and the command time.
-
-        The counter rows are locked in a fixed order (ledger, event, meta) and held only until
-        the commit that follows, so numbering is gap-free without serialising whole commands.
-        """
+        """Write the buffered ledger rows and events, last, so that their numbers are drawn
+        while this transaction holds every row lock it takes (a later writer of the same
+        position or stream draws larger ones)."""
         if self._ledger:
-            first = self._take("ledger", len(self._ledger))
             with self._c.cursor() as cur:
                 cur.executemany(
-                    "INSERT INTO ledger (seq, at, sku, location, kind, quantity, reference, key) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                    "INSERT INTO ledger (at, sku, location, kind, quantity, reference, key) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s)",
                     [
-                        (
-                            first + i,
-                            m.at,
-                            m.sku,
-                            m.location,
-                            m.kind.value,
-                            m.quantity,
-                            m.reference,
-                            m.key,
-                        )
-                        for i, m in enumerate(self._ledger)
+                        (m.at, m.sku, m.location, m.kind.value, m.quantity, m.reference, m.key)
+                        for m in self._ledger
                     ],
                 )
         if self._events:
-            first = self._take("event", len(self._events))
+            if len(self._events) >= EVENTS_PER_TRANSACTION:
+                raise StoreError(
+                    f"a unit of work may write at most {EVENTS_PER_TRANSACTION - 1} events"
+                )
             with self._c.cursor() as cur:
                 cur.executemany(
-                    "INSERT INTO event (seq, type, at, body) VALUES (%s, %s, %s, %s)",
+                    "INSERT INTO event (seq, type, at, body) "
+                    f"VALUES (({_XID} << 20) + %s, %s, %s, %s)",
                     [
-                        (
-                            first + i,
-                            type(e).__name__,
-                            e.at,
-                            self._body(attrs.evolve(e, seq=first + i)),
-                        )
-                        for i, e in enumerate(self._events)
+                        (n, type(e).__name__, e.at, self._body(e))
+                        for n, e in enumerate(self._events)
                     ],
                 )
-        if self._now is not None:
-            self._c.execute(
-                "INSERT INTO meta (name, value, value_us) VALUES ('last_time', %s, %s) "
-                "ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
-                "value_us = excluded.value_us WHERE meta.value_us < excluded.value_us",
-                (self._now.isoformat(), micros(self._now)),
-            )
 
 
 class PostgresStore:
@@ -449,7 +429,7 @@ class PostgresStore:
         try:
             if read_only:
                 conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            uow = _PgUnitOfWork(conn, read_only=read_only)
+            uow = _PgUnitOfWork(conn, read_only=read_only, tolerance=self.clock_tolerance)
         except psycopg.Error as error:
             _rollback(conn)
             raise _translate(error) from error

@@ -37,8 +37,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final, Literal
 
-import attrs
-
 from omniorder.model.errors import ConcurrencyConflict, InvalidInput, SchemaError, StoreError
 from omniorder.model.events import Event
 from omniorder.model.position import COUNTERS, Movement, Position
@@ -123,10 +121,10 @@ class _SQLiteUnitOfWork(SQLUnitOfWork[sqlite3.Connection]):
         return ""  # BEGIN IMMEDIATE already holds the write lock
 
     def _write_ledger(self, movement: Movement) -> None:
-        # One writer at a time (BEGIN IMMEDIATE), so MAX + 1 is gap-free and never collides.
+        # seq is the rowid: one writer at a time (BEGIN IMMEDIATE) takes the next one.
         self._c.execute(
-            "INSERT INTO ledger (seq, at, sku, location, kind, quantity, reference, key) "
-            "VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM ledger), ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO ledger (at, sku, location, kind, quantity, reference, key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 movement.at.isoformat(),
                 movement.sku,
@@ -136,16 +134,6 @@ class _SQLiteUnitOfWork(SQLUnitOfWork[sqlite3.Connection]):
                 movement.reference,
                 movement.key,
             ),
-        )
-
-    # -- time --------------------------------------------------------------------------------
-    def record_time(self, now: datetime) -> None:
-        self._writable()
-        self._c.execute(
-            "INSERT INTO meta (name, value, value_us) VALUES ('last_time', ?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET value = excluded.value, value_us = excluded.value_us "
-            "WHERE excluded.value_us > meta.value_us",
-            (now.isoformat(), micros(now)),
         )
 
     # -- positions ---------------------------------------------------------------------------
@@ -246,16 +234,11 @@ class _SQLiteUnitOfWork(SQLUnitOfWork[sqlite3.Connection]):
     # -- events ------------------------------------------------------------------------------
     def append_event(self, event: Event) -> None:
         self._writable()
-        # One writer at a time (BEGIN IMMEDIATE), so MAX + 1 is gap-free and never collides.
-        seq = self._c.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM event").fetchone()[0]
+        # seq is the rowid: one writer at a time (BEGIN IMMEDIATE) takes the next one, so a
+        # reader never sees a smaller number commit after a larger one.
         self._c.execute(
-            "INSERT INTO event (seq, type, at, body) VALUES (?, ?, ?, ?)",
-            (
-                seq,
-                type(event).__name__,
-                event.at.isoformat(),
-                dump(attrs.evolve(event, seq=seq)),
-            ),
+            "INSERT INTO event (type, at, body) VALUES (?, ?, ?)",
+            (type(event).__name__, event.at.isoformat(), dump(event)),
         )
 
 
@@ -431,7 +414,7 @@ class SQLiteStore:
         except sqlite3.Error as error:
             raise _translate(error) from error
         try:
-            yield _SQLiteUnitOfWork(conn, read_only=read_only)
+            yield _SQLiteUnitOfWork(conn, read_only=read_only, tolerance=self.clock_tolerance)
         except BaseException as error:
             if _in_transaction(conn):
                 conn.execute("ROLLBACK")
@@ -468,7 +451,7 @@ class SQLiteStore:
 
 
 _TABLES: Final = frozenset(
-    {"position", "ledger", "reservation", "reservation_line", "event", "idempotency", "meta"}
+    {"position", "ledger", "reservation", "reservation_line", "event", "idempotency"}
 )
 """The tables every omniorder SQLite database has (since schema version 1)."""
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import attrs
 
 from omniorder.model.events import Event
@@ -28,9 +26,6 @@ class Snapshot:
         keys: every idempotency record, by key.
         orders: every order record, by id.
         returns: every return authorisation, by id.
-        last_time: the store's clock watermark, the latest command time it recorded (None in
-            a new store): a command that changes nothing must not move it either, or a later
-            command with an earlier clock would be refused as going backwards.
     """
 
     positions: tuple[Position, ...]
@@ -40,7 +35,18 @@ class Snapshot:
     keys: tuple[IdempotencyRecord, ...]
     orders: tuple[OrderRecord, ...] = ()
     returns: tuple[ReturnAuthorization, ...] = ()
-    last_time: datetime | None = None
+
+    def renumbered(self) -> Snapshot:
+        """This snapshot with ledger and event numbers replaced by their ranks (1, 2, ...).
+
+        Stores number rows their own way (PostgreSQL from transaction ids and sequences), so
+        two stores that hold the same history compare equal only once renumbered.
+        """
+        return attrs.evolve(
+            self,
+            ledger=tuple(attrs.evolve(m, seq=i) for i, m in enumerate(self.ledger, 1)),
+            events=tuple(attrs.evolve(e, seq=i) for i, e in enumerate(self.events, 1)),
+        )
 
     def differences(self, other: Snapshot) -> list[str]:
         """The parts that differ from ``other`` (empty when equal), for readable failures."""
@@ -54,7 +60,6 @@ class Snapshot:
                 "keys",
                 "orders",
                 "returns",
-                "last_time",
             )
             if getattr(self, name) != getattr(other, name)
         ]
@@ -71,5 +76,4 @@ def take_snapshot(store: Store) -> Snapshot:
             keys=tuple(uow.idempotency_records()),
             orders=tuple(uow.orders()),
             returns=tuple(uow.returns()),
-            last_time=uow.last_time(),
         )

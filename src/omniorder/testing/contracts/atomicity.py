@@ -235,13 +235,13 @@ class _Scenario(ContractBase):
         try:
             ids = prepare(reference)
             case(scenario_engine(reference), ids)
-            after = take_snapshot(reference)
+            after = take_snapshot(reference).renumbered()
         finally:
             self.dispose(reference)
         store = self.make_store()
         prepared = prepare(store)
         assert prepared == ids
-        before = take_snapshot(store)
+        before = take_snapshot(store).renumbered()
         assert before != after, f"{command} changed nothing in the scenario: aim it better"
         return store, ids, before, after
 
@@ -263,7 +263,7 @@ class AtomicityContract(_Scenario):
                 try:
                     COMMANDS[command](scenario_engine(faulty), ids)  # type: ignore[arg-type]
                 except InjectedFault:
-                    now = take_snapshot(store)
+                    now = take_snapshot(store).renumbered()
                     assert now in (before, after), (
                         f"{command} failed at call {call} ({faulty.calls[-1]}) and left "
                         f"{before.differences(now)} half done"
@@ -273,7 +273,7 @@ class AtomicityContract(_Scenario):
                         break
                     continue
                 assert not faulty.fired
-                assert take_snapshot(store) == after
+                assert take_snapshot(store).renumbered() == after
                 break
         finally:
             self.dispose(store)
@@ -301,7 +301,7 @@ class DurabilityContract(_Scenario):
                 code = self._run_in_child(store, ids, command, call)
                 seen = self.reopen(store)
                 try:
-                    now = take_snapshot(seen)
+                    now = take_snapshot(seen).renumbered()
                 finally:
                     seen.close()
                 if code == -signal.SIGKILL:

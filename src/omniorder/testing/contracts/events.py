@@ -38,7 +38,9 @@ from omniorder.testing.network import START, STORE_1, STORE_2
 class EventContract(ContractBase):
     """The event outbox, the auditor and the clock guard."""
 
-    def test_every_command_emits_its_event_in_a_gap_free_sequence(self, engine: Engine) -> None:
+    def test_every_command_emits_its_event_numbered_in_the_order_it_happened(
+        self, engine: Engine
+    ) -> None:
         engine.receive(STORE_1, "lamp", 5)
         engine.adjust(STORE_1, "lamp", delta=-1, reason="broken")
         engine.set_safety_stock(STORE_1, "lamp", 1)
@@ -50,7 +52,9 @@ class EventContract(ContractBase):
         engine.collect(rid)
         engine.release(engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB).id)
         events = engine.events()
-        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        numbers = [e.seq for e in events]
+        assert numbers == sorted(set(numbers))
+        assert numbers[0] >= 1
         assert [type(e) for e in events] == [
             StockReceived,
             StockAdjusted,
@@ -68,9 +72,12 @@ class EventContract(ContractBase):
     def test_events_are_read_after_a_sequence_number_and_in_pages(self, engine: Engine) -> None:
         for _ in range(5):
             engine.receive(STORE_1, "lamp", 1)
-        assert [e.seq for e in engine.events(after=3)] == [4, 5]
-        assert [e.seq for e in engine.events(after=1, limit=2)] == [2, 3]
-        assert engine.events(after=5) == []
+        seqs = [e.seq for e in engine.events()]
+        assert len(seqs) == 5
+        assert [e.seq for e in engine.events(after=seqs[2])] == seqs[3:]
+        assert [e.seq for e in engine.events(after=seqs[0], limit=2)] == seqs[1:3]
+        assert [e.seq for e in engine.events(after=seqs[0] - 1, limit=1)] == seqs[:1]
+        assert engine.events(after=seqs[4]) == []
         with pytest.raises(InvalidInput):
             engine.events(after=-1)
         with pytest.raises(InvalidInput):
@@ -146,14 +153,14 @@ class EventContract(ContractBase):
             movement = data.draw(st.sampled_from(snap.ledger), label="ledger row")
             tamper.drop_movement(movement.seq)
             kinds = {d.kind for d in engine.verify()}
-            assert "ledger" in kinds or "sequence" in kinds
+            assert "ledger" in kinds
 
     def test_verify_reports_a_missing_ledger_row(self, engine: Engine) -> None:
         engine.receive(STORE_1, "lamp", 10)
         engine.receive(STORE_2, "lamp", 1)
-        self._tamper(engine).drop_movement(1)
+        self._tamper(engine).drop_movement(take_snapshot(engine.store).ledger[0].seq)
         kinds = {d.kind for d in engine.verify()}
-        assert kinds == {"ledger", "sequence"}
+        assert kinds == {"ledger"}
 
     @pytest.mark.parametrize(("counter", "live"), [(10, 9), (9, 10), (0, 9)])
     def test_peer_saleor_16_drift_between_counter_and_allocations_is_reported(

@@ -124,7 +124,6 @@ class StoreRefusalContract(ContractBase):
             "claim_key": lambda uow: uow.claim_key(
                 IdempotencyRecord("k", "receive", "0", "{}", None, WHEN)
             ),
-            "record_time": lambda uow: uow.record_time(WHEN),
             "update_reservation": lambda uow: uow.update_reservation(
                 _next_version(uow.reservation(ids["held"]))
             ),
@@ -164,7 +163,6 @@ class StoreRefusalContract(ContractBase):
             uow.move(_received("teapot"))  # a position that did not exist
             uow.move(_received("lamp"))
             uow.append_event(StockReceived(at=WHEN, location=STORE_1, sku="teapot", quantity=3))
-            uow.record_time(WHEN)
             raise _Abandoned
 
         with pytest.raises(_Abandoned):
@@ -189,7 +187,7 @@ class StoreRefusalContract(ContractBase):
         store.close()
         for read_only in (False, True):
             with pytest.raises(StoreError):
-                _in_unit_of_work(store, lambda uow: uow.last_time(), read_only=read_only)
+                _in_unit_of_work(store, lambda uow: uow.positions(), read_only=read_only)
 
 
 def _present(record: T | None) -> T:

@@ -29,7 +29,8 @@ class StockContract(ContractBase):
         assert [(m.kind, m.quantity) for m in snap.ledger] == [(MovementKind.RECEIVED, 4)]
         (event,) = engine.events()
         assert isinstance(event, StockReceived)
-        assert (event.seq, event.location, event.sku, event.quantity) == (1, WAREHOUSE, "sofa", 4)
+        assert (event.location, event.sku, event.quantity) == (WAREHOUSE, "sofa", 4)
+        assert event.seq >= 1
 
     def test_receiving_at_an_unknown_location_writes_nothing(self, engine: Engine) -> None:
         before = take_snapshot(engine.store)
