@@ -175,25 +175,31 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
     # -- positions and ledger ----------------------------------------------------------------
     def move(self, movement: Movement, *, keep: int = 0) -> Position:
         self._writable()
-        self._execute(
+        statement = move_statement(movement, keep, self._tolerance_us)
+        row = self._execute(*statement).fetchone()
+        if row is None and self._execute(  # a position never stocked: made at zero, then moved
             "INSERT INTO position (sku, location) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (movement.sku, movement.location),
-        )
-        row = self._execute(*move_statement(movement, keep, self._tolerance_us)).fetchone()
+        ).rowcount:
+            row = self._execute(*statement).fetchone()
         if row is None:
-            changed = self._execute(
-                "SELECT changed_us FROM position WHERE sku = ? AND location = ?",
-                (movement.sku, movement.location),
-            ).fetchone()[0]
-            if changed > micros(movement.at) + self._tolerance_us:
-                raise ClockWentBackwards(movement.at, from_micros(changed))
-            (before,) = self.positions([(movement.location, movement.sku)])
-            after = before.apply(movement.kind, movement.quantity)
-            raise refusal(movement, after, keep) or ConcurrencyConflict(
-                f"{movement.sku} at {movement.location} changed meanwhile"
-            )
+            raise self._refused(movement, keep)
         self._write_ledger(movement)
         return position_from_row(row)
+
+    def _refused(self, movement: Movement, keep: int) -> Exception:
+        """Why the conditional update of ``movement`` changed no row."""
+        changed = self._execute(
+            "SELECT changed_us FROM position WHERE sku = ? AND location = ?",
+            (movement.sku, movement.location),
+        ).fetchone()[0]
+        if changed > micros(movement.at) + self._tolerance_us:
+            return ClockWentBackwards(movement.at, from_micros(changed))
+        (before,) = self.positions([(movement.location, movement.sku)])
+        after = before.apply(movement.kind, movement.quantity)
+        return refusal(movement, after, keep) or ConcurrencyConflict(
+            f"{movement.sku} at {movement.location} changed meanwhile"
+        )
 
     def movements(self, after: int = 0) -> list[Movement]:
         rows = self._execute(
