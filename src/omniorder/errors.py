@@ -6,7 +6,7 @@
     ├── InvalidInput (ValueError)         bad arguments; nothing was written
     │   ├── MissingCapability             the location cannot do what the command needs
     │   ├── WrongLocation                 a reservation asked for where it is not
-    │   └── ClockWentBackwards            the clock reads earlier than the last stored time
+    │   └── ClockWentBackwards            the clock reads earlier than a row's last change
     ├── UnknownLocation (LookupError)
     ├── UnknownReservation (LookupError)
     ├── UnknownReturn (LookupError)

@@ -128,16 +128,18 @@ class WrongLocation(InvalidInput):
 
 
 class ClockWentBackwards(InvalidInput):
-    """The clock reads earlier than the latest time the store has recorded; nothing was written.
+    """The clock reads earlier than the last change of a row the command writes (a position, a
+    reservation, an order or a return, beyond the store's ``clock_tolerance``); nothing was
+    written.
 
     Attributes:
         now: what the clock said.
-        last: the latest time already stored.
+        last: the time of that row's last change.
     """
 
     def __init__(self, now: object, last: object) -> None:
         super().__init__(
-            f"the clock reads {now}, earlier than the last stored time {last}",
+            f"the clock reads {now}, earlier than the last stored change {last}",
             field="clock",
             value=now,
         )

@@ -177,10 +177,13 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
         self._writable()
         statement = move_statement(movement, keep, self._tolerance_us)
         row = self._execute(*statement).fetchone()
-        if row is None and self._execute(  # a position never stocked: made at zero, then moved
-            "INSERT INTO position (sku, location) VALUES (?, ?) ON CONFLICT DO NOTHING",
-            (movement.sku, movement.location),
-        ).rowcount:
+        if (
+            row is None
+            and self._execute(  # a position never stocked: made at zero, then moved
+                "INSERT INTO position (sku, location) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (movement.sku, movement.location),
+            ).rowcount
+        ):
             row = self._execute(*statement).fetchone()
         if row is None:
             raise self._refused(movement, keep)

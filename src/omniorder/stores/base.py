@@ -240,7 +240,7 @@ class Store(Protocol):
     """A place that keeps everything the engine knows, transactionally.
 
     Attributes:
-        clock_tolerance: how far behind the latest stored time a command's clock may read
+        clock_tolerance: how far behind a row's last change a command's clock may read
             before it is refused as going backwards. Zero where writers are serialised (memory,
             SQLite); a few seconds where independent writers commit in parallel (PostgreSQL),
             whose clocks and commit order can differ slightly.

@@ -108,7 +108,8 @@ def _pyformat(statement: str) -> str:
 _XID: Final = "pg_current_xact_id()::text::bigint"
 """This transaction's id (64 bits, never reused), assigned at its first write."""
 
-EVENTS_PER_TRANSACTION: Final = 1 << 20
+_PLACE_BITS: Final = 20
+EVENTS_PER_TRANSACTION: Final = 1 << _PLACE_BITS
 """An event's number is ``xid * EVENTS_PER_TRANSACTION + n``: at most this many per unit of work."""
 
 
@@ -117,7 +118,9 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
 
     _NO_LIMIT = None
     _STREAM_GUARD = (f", writer = {_XID}", f" AND writer <= {_XID}")
-    _EVENTS_FINAL = " AND seq < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20)"
+    _EVENTS_FINAL = (
+        f" AND seq < (pg_snapshot_xmin(pg_current_snapshot())::text::bigint << {_PLACE_BITS})"
+    )
 
     def __init__(
         self, conn: psycopg.Connection[Any], *, read_only: bool, tolerance: timedelta
@@ -269,7 +272,7 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
             with self._c.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO event (seq, type, at, body) "
-                    f"VALUES (({_XID} << 20) + %s, %s, %s, %s)",
+                    f"VALUES (({_XID} << {_PLACE_BITS}) + %s, %s, %s, %s)",
                     [
                         (n, type(e).__name__, e.at, self._body(e))
                         for n, e in enumerate(self._events)
@@ -286,9 +289,9 @@ class PostgresStore:
         min_size: connections the pool keeps open.
         max_size: the most connections the pool opens (per process).
         timeout: how long to wait for a connection from the pool.
-        clock_tolerance: how far a command's clock may read behind the latest stored time (the
-            clocks of different machines, and the commit order of parallel commands, differ
-            slightly).
+        clock_tolerance: how far a command's clock may read behind the last change of a row it
+            writes (the clocks of different machines, and the commit order of parallel
+            commands, differ slightly).
 
     Raises:
         StoreError: the database cannot be reached or has a newer schema.

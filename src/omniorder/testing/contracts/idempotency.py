@@ -94,7 +94,7 @@ class IdempotencyContract(ContractBase):
         self, store: Store, command: str
     ) -> None:
         """Every command the engine has (read from the Engine itself), replayed a minute later:
-        the first result comes back and nothing moves, not even the clock watermark."""
+        the first result comes back and nothing moves, not even a row's time of last change."""
         case = command_case(command)
         ids = prepare(store)
         clock = ManualClock(WHEN)
