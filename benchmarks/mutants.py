@@ -230,11 +230,28 @@ CATALOGUE: list[Mutant] = [
     ),
     Mutant(
         "placing-commits-a-confirmed-hold-again",
-        "omniorder.service.orders:_confirm_holds",
-        "if state in OPEN_STATES:",
-        "if state is ReservationState.HELD:",
+        "omniorder.service.orders:place_order",
+        "covered: defaultdict[str, int] = defaultdict(int, carried.covered)",
+        "covered: defaultdict[str, int] = defaultdict(int)",
         "A hold of a held order confirmed on its own is sourced again when the order is placed: "
         "its units are committed twice (promise 2; the bug fixed on 2026-12-02).",
+    ),
+    Mutant(
+        "a-changed-cart-forgets-its-confirmed-holds",
+        "omniorder.service.orders:_commitments",
+        "if old is None or reservation.state not in _SOLD:",
+        "if True:",
+        "Holding again or placing a changed cart carries nothing the order sold over: its "
+        "confirmed holds drop out of its sourcing and their lines are sourced afresh, so the "
+        "confirmed units stay committed for no line (promise 2; the bug fixed on 2026-12-03).",
+    ),
+    Mutant(
+        "a-cart-below-its-confirmed-units-is-accepted",
+        "omniorder.service.orders:_commitments",
+        "if covered[line.id] > line.quantity",
+        "if covered[line.id] > line.quantity + 1",
+        "A changed cart asking for one unit fewer than the order already sold is accepted: "
+        "a committed unit belongs to no line (docs/concepts/orders.md, changing a held cart).",
     ),
     Mutant(
         "placed-order-recorded-as-held",

@@ -461,12 +461,20 @@ class Engine:
         """Checkout holds: HELD reservations wherever the solver sources each line.
 
         The cart's stock is pinned to real locations (never a channel-level pool that a store
-        could sell from under it). Holding an order again replaces its holds. All or nothing.
+        could sell from under it). All or nothing.
+
+        Holding an order again (its cart perhaps changed) replaces its live holds; what the
+        order already sold stays: a hold confirmed on its own (or READY, in transit, fulfilled)
+        keeps covering the line that takes its sku to the same place (matched by sku and
+        destination, so line ids may change), and only the units it does not cover are held
+        anew. See docs/concepts/orders.md, "Changing a held cart".
 
         Raises:
             InsufficientStock: some line cannot be sourced (nothing is held).
             InvalidTransition: the order is already placed.
-            InvalidInput: a bad order or ttl.
+            InvalidInput: a bad order or ttl; or the cart asks for fewer units of a line than
+                the order already sold for it, or drops such a line (every such line is named;
+                nothing is written: release that reservation first).
         """
         return orders.hold_order(self._ctx, order, ttl, key)
 
@@ -474,15 +482,21 @@ class Engine:
         """Place ``order``: commit its stock where the solver sources it, in one unit of work.
 
         If ``hold_order`` held this same order, its live holds are confirmed and only the
-        lines whose holds expired or were released are sourced again. What cannot be sourced
-        is backordered (``Policy.backorders``) or refused. Pickup stock is committed at the
-        pickup store, so no later order or till sale can take it.
+        lines whose holds expired or were released are sourced again. If the cart changed
+        since, its live holds are released instead, and only what the order already sold is
+        kept: a hold confirmed on its own (or READY, in transit, fulfilled) keeps covering the
+        line that takes its sku to the same place (line ids may change), and only the units it
+        does not cover are sourced. What cannot be sourced is backordered
+        (``Policy.backorders``) or refused. Pickup stock is committed at the pickup store, so
+        no later order or till sale can take it.
 
         Raises:
             InsufficientStock: with backorders off, every line that cannot be sourced; nothing
                 is written.
             InvalidTransition: the order is already placed.
-            InvalidInput: a bad order.
+            InvalidInput: a bad order; or a changed cart asks for fewer units of a line than the
+                order already sold for it, or drops such a line (every such line is named;
+                nothing is written: release that reservation first).
         """
         return orders.place_order(self._ctx, order, key)
 

@@ -31,6 +31,7 @@ from omniorder.model.events import (
 from omniorder.model.order import (
     LineQuantity,
     Order,
+    OrderLine,
     OrderRecord,
     OrderView,
     Ship,
@@ -38,8 +39,8 @@ from omniorder.model.order import (
     order_view,
 )
 from omniorder.model.order_table import OrderCommand, order_status_after
-from omniorder.model.reservation import OPEN_STATES, Reservation, ReservationState
-from omniorder.model.values import lines_of
+from omniorder.model.reservation import Reservation, ReservationState
+from omniorder.model.values import Mode, lines_of
 from omniorder.service import sourcing as source
 from omniorder.service.context import Context
 from omniorder.service.work import Work, effective_positions
@@ -132,13 +133,18 @@ def hold_order(ctx: Context, order: Order, ttl: timedelta | None, key: str | Non
             OrderCommand.HOLD_ORDER,
             order_id=order.id,
         )
+        carried = _Carried()
         if existing is not None:
+            carried = _commitments(w, existing, order)  # refuses before anything is written
             _release_holds(w, existing, reason="held again")
-        positions, supply = source.supply(ctx, w, order)
-        plan = source.plan(ctx, order, supply)
-        if plan.unallocated:
-            raise InsufficientStock(source.shortfalls(order, plan, supply))
-        sourcing = source.write(ctx, w, order, plan.assignments, positions, held_for=lifetime)
+        sourcing: list[Sourcing] = []
+        if missing := _uncovered(order, carried.covered):
+            rest = attrs.evolve(order, lines=missing)
+            positions, supply = source.supply(ctx, w, rest)
+            plan = source.plan(ctx, rest, supply)
+            if plan.unallocated:
+                raise InsufficientStock(source.shortfalls(rest, plan, supply))
+            sourcing = source.write(ctx, w, rest, plan.assignments, positions, held_for=lifetime)
         if existing is None:
             record = OrderRecord(order, status, tuple(sourcing), w.now, w.now)
             w.uow.add_order(record)
@@ -147,7 +153,10 @@ def hold_order(ctx: Context, order: Order, ttl: timedelta | None, key: str | Non
                 existing,
                 order=order,
                 status=status,
-                sourcing=tuple(sourcing),  # the new holds replace the old ones
+                # what the order sold stays; the new holds replace the old ones
+                sourcing=tuple(carried.sourcing) + tuple(sourcing),
+                backordered=(),
+                resourced=carried.resourced,
                 updated_at=w.now,
                 version=existing.version + 1,
             )
@@ -174,6 +183,117 @@ def _release_holds(w: Work, record: OrderRecord, *, reason: str) -> None:
         w.release(reservation, reason)
 
 
+@attrs.frozen
+class _Carried:
+    """What an order already sold, carried over to a new version of its cart."""
+
+    sourcing: tuple[Sourcing, ...] = ()
+    """The sourcing of its reservations that sold units, moved to the new cart's line ids."""
+    covered: Mapping[str, int] = attrs.field(factory=dict)
+    """Units sold per line id of the new cart (committed or already delivered)."""
+    resourced: tuple[LineQuantity, ...] = ()
+    """The record's re-sourced units, per line id of the new cart."""
+
+
+_SOLD = frozenset(
+    {
+        ReservationState.CONFIRMED,
+        ReservationState.READY,
+        ReservationState.IN_TRANSIT,
+        ReservationState.FULFILLED,
+    }
+)
+"""The states of a reservation whose units are sold: committed, or already delivered."""
+
+
+def _sold_units(reservation: Reservation, sku: str) -> int:
+    """Units of ``sku`` that ``reservation`` sold and still holds or delivered to the customer
+    (a transfer's delivery to the store is not the customer's: its READY successor counts)."""
+    if reservation.state not in _SOLD:
+        return 0
+    for line in reservation.lines:
+        if line.sku == sku:
+            delivered = 0 if reservation.mode is Mode.TRANSFER else line.fulfilled
+            return line.open + delivered
+    return 0
+
+
+def _commitments(w: Work, record: OrderRecord, order: Order) -> _Carried:
+    """What ``record`` already sold, carried over to ``order`` (the same order, its cart
+    perhaps changed). Reads only.
+
+    A reservation of the order that sold units (confirmed on its own, READY, in transit, or
+    fulfilled) covers the line of ``order`` that takes the same sku to the same place (line
+    ids may differ between carts). Its live holds carry nothing over: the caller confirms or
+    releases them.
+
+    Raises:
+        InvalidInput: ``order`` asks for fewer units of a line than are sold for it, or drops
+            a line that has sold units; every such line is named. Nothing is written: the
+            caller releases those reservations first.
+    """
+    new_lines = {(line.sku, line.slot): line for line in order.lines}
+    old_lines = {line.id: line for line in record.order.lines}
+    moved: dict[str, str] = {}
+    for line in record.order.lines:
+        if (same_place := new_lines.get((line.sku, line.slot))) is not None:
+            moved[line.id] = same_place.id
+    found: dict[str, Reservation] = {}
+    kept: list[Sourcing] = []
+    covered: defaultdict[str, int] = defaultdict(int)
+    dropped: defaultdict[str, int] = defaultdict(int)
+    for s in record.sourcing:
+        if s.reservation_id not in found:
+            found[s.reservation_id] = w.reservation(s.reservation_id).effective(w.now)
+        reservation = found[s.reservation_id]
+        old = old_lines.get(s.line_id)
+        if old is None or reservation.state not in _SOLD:
+            continue
+        units = _sold_units(reservation, old.sku)
+        if old.id in moved:
+            kept.append(attrs.evolve(s, line_id=moved[old.id]))
+            covered[moved[old.id]] += units
+        elif units:
+            dropped[old.id] += units
+    problems = [
+        f"line {old_id!r} ({old_lines[old_id].sku}) is gone from the cart, but {units} of its "
+        "units are already sold"
+        for old_id, units in dropped.items()
+    ] + [
+        f"line {line.id!r} ({line.sku}) asks for {line.quantity} units, but {covered[line.id]} "
+        "are already sold"
+        for line in order.lines
+        if covered[line.id] > line.quantity
+    ]
+    if problems:
+        raise InvalidInput(
+            f"order {order.id!r} cannot give back units it already sold: "
+            + "; ".join(problems)
+            + " (release those reservations first)",
+            field="lines",
+            value={**dropped, **{k: v for k, v in covered.items() if v}},
+            problems=problems,
+        )
+    resourced: defaultdict[str, int] = defaultdict(int)
+    for r in record.resourced:
+        if r.line_id in moved:
+            resourced[moved[r.line_id]] += r.quantity
+    return _Carried(
+        tuple(kept),
+        dict(covered),
+        tuple(LineQuantity(line_id, units) for line_id, units in resourced.items()),
+    )
+
+
+def _uncovered(order: Order, covered: Mapping[str, int]) -> list[OrderLine]:
+    """The lines of ``order`` with only the units ``covered`` does not cover."""
+    return [
+        attrs.evolve(line, quantity=line.quantity - covered.get(line.id, 0))
+        for line in order.lines
+        if line.quantity > covered.get(line.id, 0)
+    ]
+
+
 def place_order(ctx: Context, order: Order, key: str | None) -> OrderView:
     order = check_order(ctx, order)
 
@@ -184,19 +304,19 @@ def place_order(ctx: Context, order: Order, key: str | None) -> OrderView:
             OrderCommand.PLACE_ORDER,
             order_id=order.id,
         )
+        same = existing is not None and existing.order == order
+        carried = _Carried()
+        if existing is not None:
+            carried = _commitments(w, existing, order)  # refuses before anything is written
         kept: list[Sourcing] = []
-        if existing is not None and existing.order == order:
+        if existing is not None and same:
             kept = _confirm_holds(w, existing)
-        elif existing is not None:  # the cart changed since it was held: start afresh
+        elif existing is not None:  # the cart changed since it was held: hold nothing over
             _release_holds(w, existing, reason="order changed before placing")
-        covered: defaultdict[str, int] = defaultdict(int)
+        covered: defaultdict[str, int] = defaultdict(int, carried.covered)
         for s in kept:
             covered[s.line_id] += s.quantity
-        missing = [
-            attrs.evolve(line, quantity=line.quantity - covered[line.id])
-            for line in order.lines
-            if line.quantity > covered[line.id]
-        ]
+        missing = _uncovered(order, covered)
         placed: list[Sourcing] = []
         backordered: list[LineQuantity] = []
         if missing:
@@ -207,10 +327,9 @@ def place_order(ctx: Context, order: Order, key: str | None) -> OrderView:
                 raise InsufficientStock(source.shortfalls(rest, plan, supply))
             placed = source.write(ctx, w, rest, plan.assignments, positions, held_for=None)
             backordered = source.backorder(w, order, plan.unallocated)
-        # A changed cart's old holds are released; its history lives in the events.
-        same = existing is not None and existing.order == order
+        # A changed cart keeps what it sold; its released holds' history lives in the events.
         previous = existing.sourcing if existing is not None and same else ()
-        sourcing = previous + tuple(placed)
+        sourcing = (previous if same else carried.sourcing) + tuple(placed)
         record = OrderRecord(
             order,
             status,
@@ -218,6 +337,7 @@ def place_order(ctx: Context, order: Order, key: str | None) -> OrderView:
             existing.created_at if existing is not None else w.now,
             w.now,
             backordered=tuple(backordered),
+            resourced=carried.resourced,
             version=1 if existing is None else existing.version + 1,
         )
         if existing is None:
@@ -227,6 +347,8 @@ def place_order(ctx: Context, order: Order, key: str | None) -> OrderView:
         committed: defaultdict[str, int] = defaultdict(int)
         for s in [*kept, *placed]:
             committed[order.line(s.line_id).sku] += s.quantity
+        for line_id, units in carried.covered.items():
+            committed[order.line(line_id).sku] += units
         missed: defaultdict[str, int] = defaultdict(int)
         for b in backordered:
             missed[order.line(b.line_id).sku] += b.quantity
@@ -235,7 +357,9 @@ def place_order(ctx: Context, order: Order, key: str | None) -> OrderView:
                 at=w.now,
                 order_id=order.id,
                 channel=order.channel,
-                reservation_ids=tuple(dict.fromkeys(s.reservation_id for s in [*kept, *placed])),
+                reservation_ids=tuple(
+                    dict.fromkeys(s.reservation_id for s in [*carried.sourcing, *kept, *placed])
+                ),
                 lines=lines_of(committed),
                 backordered=lines_of(missed),
             )
@@ -246,20 +370,19 @@ def place_order(ctx: Context, order: Order, key: str | None) -> OrderView:
 
 
 def _confirm_holds(w: Work, record: OrderRecord) -> list[Sourcing]:
-    """Confirm the order's live holds; return the sourcing its open reservations cover.
+    """Confirm the order's live holds; return the sourcing they cover.
 
-    A hold confirmed on its own since (a call-centre agent confirming one store's part) already
-    commits its units: it covers its lines as it is, so placing never commits them twice.
+    A hold confirmed on its own since (a call-centre agent confirming one store's part) is not
+    confirmed again: :func:`_commitments` counts it with everything else the order sold.
     """
-    covering = set()
+    live = set()
     for reservation_id in dict.fromkeys(s.reservation_id for s in record.sourcing):
         reservation = w.reservation(reservation_id)
         state = reservation.effective(w.now).state
         if state is ReservationState.HELD:
             w.confirm(reservation)
-        if state in OPEN_STATES:
-            covering.add(reservation_id)
-    return [s for s in record.sourcing if s.reservation_id in covering]
+            live.add(reservation_id)
+    return [s for s in record.sourcing if s.reservation_id in live]
 
 
 def order(ctx: Context, order_id: str) -> OrderView:

@@ -33,6 +33,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
+import attrs
 from hypothesis import strategies as st
 from hypothesis import target
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -526,20 +527,28 @@ class EngineMachine(RuleBasedStateMachine):
         assert done.expires_at == r.expires_at, f"extended to {done.expires_at}, not {r}"
         self._reached(S.HELD, C.EXTEND)
 
-    def _confirmable(self) -> list[str]:
-        # Not the holds of a HELD order: place_order confirms those. Confirming one on its own
-        # first is checked by OrdersContract (the model does not predict it yet, nor what placing
-        # a changed cart does with such a hold).
-        return [
-            rid
-            for rid in self.model.live(S.HELD)
-            if self.model.reservations[rid].order_id not in self._orders(OrderStatus.HELD)
-        ]
-
-    @precondition(lambda self: bool(self._confirmable()))
+    @precondition(lambda self: bool(self.model.live(S.HELD)))
     @rule(data=st.data(), keyed=st.booleans())
     def confirm_a_hold(self, data: st.DataObject, keyed: bool) -> None:
-        r = self._pick(data, self._confirmable(), "hold")
+        """Any hold, a held order's too: the order keeps those units when it is held again or
+        placed (see ``confirm_part_of_a_held_order``)."""
+        self._confirm(self._pick(data, self.model.live(S.HELD), "hold"), keyed)
+
+    def _held_orders_holds(self) -> list[str]:
+        held = set(self._orders(OrderStatus.HELD))
+        return [
+            rid for rid in self.model.live(S.HELD) if self.model.reservations[rid].order_id in held
+        ]
+
+    @precondition(lambda self: bool(self._held_orders_holds()))
+    @rule(data=st.data(), keyed=st.booleans())
+    def confirm_part_of_a_held_order(self, data: st.DataObject, keyed: bool) -> None:
+        """A call-centre agent confirms one store's part of a cart before the customer pays:
+        holding the order again or placing it (its cart changed or not) keeps those units on
+        their line, and a cart below them is refused."""
+        self._confirm(self._pick(data, self._held_orders_holds(), "hold of a held order"), keyed)
+
+    def _confirm(self, r: ModelReservation, keyed: bool) -> None:
         done = self._call(
             keyed,
             lambda k: self.engine.confirm(r.id, key=k),
@@ -981,11 +990,19 @@ class EngineMachine(RuleBasedStateMachine):
 
     def _hold(self, order: Order, ttl: timedelta | None, keyed: bool) -> None:
         trial = copy.deepcopy(self.model)
+        covered: dict[str, int] = {}
         if order.id in trial.orders:
+            carried = _carried(trial, trial.orders[order.id], order)
+            if carried is None:
+                self._below_what_is_sold(keyed, lambda k: self.engine.hold_order(order, key=k))
+                return
+            kept, covered, resourced = carried
             for r in trial.live_holds(order.id):
                 trial.give_back(r, S.RELEASED)
-        trial.orders[order.id] = ModelOrder(order, OrderStatus.HELD)
-        plans = trial.plan(order.lines, order.channel, ORIGINS)
+            trial.orders[order.id] = ModelOrder(order, OrderStatus.HELD, kept, {}, resourced)
+        else:
+            trial.orders[order.id] = ModelOrder(order, OrderStatus.HELD)
+        plans = trial.plan(_uncovered(order, covered), order.channel, ORIGINS)
         self._order_command(
             keyed,
             trial,
@@ -1004,41 +1021,57 @@ class EngineMachine(RuleBasedStateMachine):
     def hold_a_held_order_again(
         self, data: st.DataObject, ttl: timedelta | None, changed: bool, keyed: bool
     ) -> None:
-        """Holding an order again releases its live holds and holds it afresh."""
+        """Holding an order again releases its live holds and holds afresh what its sold
+        reservations do not cover; a cart below what is sold is refused."""
         order = self.model.orders[data.draw(st.sampled_from(self._orders(OrderStatus.HELD)))].order
-        self._hold(_changed(order) if changed else order, ttl, keyed)
+        self._hold(_changed(data, order) if changed else order, ttl, keyed)
+
+    def _below_what_is_sold(self, keyed: bool, run: Callable[[str | None], OrderView]) -> None:
+        """A cart that gives back units the order already sold: InvalidInput, nothing written."""
+
+        def check(error: InvalidInput) -> None:
+            assert error.problems, error
+
+        self._call(
+            keyed,
+            run,
+            lambda k: self.engine.receive(STORE_1, "sku-z", 1, key=k),
+            InvalidInput,
+            check,
+        )
 
     @precondition(lambda self: bool(self._orders(OrderStatus.HELD)))
     @rule(data=st.data(), changed=st.booleans(), keyed=st.booleans())
     def place_a_held_order(self, data: st.DataObject, changed: bool, keyed: bool) -> None:
-        """Placing a held order confirms its live holds and sources only what they no longer
-        cover; a cart that changed since it was held is released and sourced afresh."""
+        """Placing a held order keeps what it already sold, confirms its live holds and sources
+        only what they do not cover; a cart that changed since it was held releases its live
+        holds instead; a cart below what is sold is refused."""
         held = self.model.orders[data.draw(st.sampled_from(self._orders(OrderStatus.HELD)))]
-        order = _changed(held.order) if changed else held.order
+        order = _changed(data, held.order) if changed else held.order
         expiries = [r.expires_at for r in self.model.live_holds(order.id) if r.expires_at]
         self._perhaps_at(data, min(expiries, default=None))
         trial = copy.deepcopy(self.model)
         mo = trial.orders[order.id]
-        covered: dict[str, int] = defaultdict(int)
+        carried = _carried(trial, mo, order)
+        if carried is None:
+            self._below_what_is_sold(keyed, lambda k: self.engine.place_order(order, key=k))
+            return
+        kept, sold, mo.resourced = carried
+        covered: dict[str, int] = defaultdict(int, sold)
         live = trial.live_holds(order.id)
         live_ids = {r.id for r in live}
-        if changed:
+        if order != mo.order:
             for r in live:
                 trial.give_back(r, S.RELEASED)
-            mo.sourcing = []
+            mo.sourcing = kept
         else:
             for r in live:
                 trial.confirm(r)
             for line_id, rid in mo.sourcing:
                 if rid in live_ids:
                     covered[line_id] += trial.reservations[rid].lines[order.line(line_id).sku]
-        mo.order, mo.status = order, OrderStatus.PLACED
-        missing = [
-            _with_quantity(line, line.quantity - covered[line.id])
-            for line in order.lines
-            if line.quantity > covered[line.id]
-        ]
-        plans = trial.plan(missing, order.channel, ORIGINS)
+        mo.order, mo.status, mo.backordered = order, OrderStatus.PLACED, {}
+        plans = trial.plan(_uncovered(order, covered), order.channel, ORIGINS)
         if self._order_command(
             keyed,
             trial,
@@ -1513,10 +1546,70 @@ def _with_quantity(line: OrderLine, quantity: int) -> OrderLine:
     return OrderLine(line.id, line.sku, quantity, line.unit_price, line.fulfilment)
 
 
-def _changed(order: Order) -> Order:
-    """The same cart with one more unit of its first line (the customer changed it)."""
+def _changed(data: st.DataObject, order: Order) -> Order:
+    """The cart as the customer changed it: one more unit of its first line, one fewer, its
+    last line dropped, or its lines renumbered (the same skus and destinations)."""
+    how = data.draw(st.sampled_from(["more", "fewer", "dropped", "renumbered"]), label="change")
     first, *rest = order.lines
-    return Order(order.id, order.channel, [_with_quantity(first, first.quantity + 1), *rest])
+    if how == "fewer" and first.quantity > 1:
+        lines = [_with_quantity(first, first.quantity - 1), *rest]
+    elif how == "dropped" and rest:
+        lines = [first, *rest[:-1]]
+    elif how == "renumbered":
+        lines = [attrs.evolve(line, id=f"r{line.id}") for line in reversed(order.lines)]
+    else:
+        lines = [_with_quantity(first, first.quantity + 1), *rest]
+    return Order(order.id, order.channel, lines)
+
+
+SOLD = frozenset({S.CONFIRMED, S.READY, S.IN_TRANSIT, S.FULFILLED})
+"""The states of a reservation whose units the order has sold (committed or delivered)."""
+
+
+def _carried(
+    trial: Model, mo: ModelOrder, order: Order
+) -> tuple[list[tuple[str, str]], dict[str, int], dict[str, int]] | None:
+    """What order ``mo`` already sold, carried over to its cart ``order`` (docs/concepts/
+    orders.md, "Changing a held cart"): the sourcing of its reservations that sold units, moved
+    to the line with the same sku and destination; the units sold per line; the re-sourced
+    units per line. None when ``order`` asks for fewer units of a line than are sold for it,
+    or drops (or sends elsewhere) a line with sold units: the engine refuses it."""
+    places = {(line.sku, line.slot): line.id for line in order.lines}
+    moved = {
+        line.id: places[(line.sku, line.slot)]
+        for line in mo.order.lines
+        if (line.sku, line.slot) in places
+    }
+    kept: list[tuple[str, str]] = []
+    covered: dict[str, int] = defaultdict(int)
+    for line_id, rid in mo.sourcing:
+        r = trial.reservations[rid]
+        if trial.state(r) not in SOLD:
+            continue
+        sku = mo.order.line(line_id).sku
+        delivered = 0 if r.mode is Mode.TRANSFER else r.fulfilled.get(sku, 0)
+        units = r.open.get(sku, 0) + delivered
+        if line_id in moved:
+            kept.append((moved[line_id], rid))
+            covered[moved[line_id]] += units
+        elif units:
+            return None
+    if any(covered[line.id] > line.quantity for line in order.lines):
+        return None
+    resourced: dict[str, int] = defaultdict(int)
+    for line_id, units in mo.resourced.items():
+        if line_id in moved:
+            resourced[moved[line_id]] += units
+    return kept, dict(covered), dict(resourced)
+
+
+def _uncovered(order: Order, covered: dict[str, int]) -> list[OrderLine]:
+    """The lines of ``order`` with only the units ``covered`` does not cover."""
+    return [
+        _with_quantity(line, line.quantity - covered.get(line.id, 0))
+        for line in order.lines
+        if line.quantity > covered.get(line.id, 0)
+    ]
 
 
 def machine_for(

@@ -240,6 +240,164 @@ class OrdersContract(ContractBase):
         assert engine.position(STORE_1, "rug").committed == 2
         assert engine.verify() == []
 
+    def _held_and_partly_confirmed(self, engine: Engine) -> str:
+        """o-1 held: 2 rugs to collect at Camden (confirmed on their own), 1 lamp shipped."""
+        engine.receive(STORE_1, "rug", 5)
+        engine.receive(WAREHOUSE, "lamp", 5)
+        order = Order(
+            "o-1",
+            Channel.WEB,
+            [
+                OrderLine("1", "rug", 2, PRICE, Pickup(STORE_1)),
+                OrderLine("2", "lamp", 1, PRICE, Ship(LEEDS_CUSTOMER)),
+            ],
+        )
+        held = engine.hold_order(order)
+        (rid,) = [r for r in held.reservation_ids if engine.reservation(r).location == STORE_1]
+        engine.confirm(rid)  # the call centre confirmed the store's part on its own
+        return rid
+
+    def _committed_units_equal_the_orders_open_sourcing(self, engine: Engine) -> None:
+        """Every committed unit of every position belongs to o-1, on a line of its cart."""
+        view = engine.order("o-1")
+        committed: dict[tuple[str, str], int] = {}
+        for line in view.lines:
+            for r in line.reservations:
+                if engine.reservation(r.reservation_id).state is ReservationState.CONFIRMED:
+                    key = (r.location, line.sku)
+                    committed[key] = committed.get(key, 0) + r.units
+        for location in (STORE_1, STORE_2, WAREHOUSE):
+            for sku in ("rug", "lamp"):
+                got = engine.position(location, sku).committed
+                assert got == committed.get((location, sku), 0), (location, sku, view)
+        assert engine.verify() == []
+
+    @pytest.mark.parametrize("ids", [("1", "2"), ("rug-line", "lamp-line")])
+    def test_placing_a_changed_cart_keeps_the_confirmed_units_and_sources_only_the_rest(
+        self, engine: Engine, ids: tuple[str, str]
+    ) -> None:
+        """Whether the changed cart keeps its line ids or renames them, the confirmed rugs stay
+        on the rug line (matched by sku and destination) and only the extra rug is sourced."""
+        rid = self._held_and_partly_confirmed(engine)
+        rugs, lamps = ids
+        changed = Order(
+            "o-1",
+            Channel.WEB,
+            [
+                OrderLine(lamps, "lamp", 2, PRICE, Ship(LEEDS_CUSTOMER)),
+                OrderLine(rugs, "rug", 3, PRICE, Pickup(STORE_1)),
+            ],
+        )
+        placed = engine.place_order(changed)
+        assert placed.status is OrderStatus.PLACED
+        assert placed.reservation_ids[0] == rid
+        assert dict(placed.line(rugs).sourced) == {STORE_1: 3}
+        assert [r.units for r in placed.line(rugs).reservations] == [2, 1]
+        assert placed.line(rugs).reservations[0].reservation_id == rid
+        assert dict(placed.line(lamps).sourced) == {WAREHOUSE: 2}
+        assert engine.position(STORE_1, "rug").committed == 3
+        assert engine.position(WAREHOUSE, "lamp").committed == 2
+        assert engine.position(WAREHOUSE, "lamp").reserved == 0  # the lamp's hold is released
+        (event,) = [e for e in engine.events() if isinstance(e, OrderPlaced)]
+        assert {(x.sku, x.quantity) for x in event.lines} == {("rug", 3), ("lamp", 2)}
+        self._committed_units_equal_the_orders_open_sourcing(engine)
+
+    @pytest.mark.parametrize("ids", [("1", "2"), ("rug-line", "lamp-line")])
+    def test_holding_a_changed_cart_again_keeps_the_confirmed_units_and_holds_only_the_rest(
+        self, engine: Engine, ids: tuple[str, str]
+    ) -> None:
+        rid = self._held_and_partly_confirmed(engine)
+        rugs, lamps = ids
+        changed = Order(
+            "o-1",
+            Channel.WEB,
+            [
+                OrderLine(rugs, "rug", 4, PRICE, Pickup(STORE_1)),
+                OrderLine(lamps, "lamp", 1, PRICE, Ship(LEEDS_CUSTOMER)),
+            ],
+        )
+        held = engine.hold_order(changed)
+        assert held.status is OrderStatus.HELD
+        assert held.reservation_ids[0] == rid
+        assert engine.reservation(rid).state is ReservationState.CONFIRMED
+        assert dict(held.line(rugs).sourced) == {STORE_1: 4}
+        rug = engine.position(STORE_1, "rug")
+        assert (rug.committed, rug.reserved) == (2, 2)  # only the two extra rugs are held
+        assert engine.position(WAREHOUSE, "lamp").reserved == 1
+        self._committed_units_equal_the_orders_open_sourcing(engine)
+        placed = engine.place_order(changed)
+        assert dict(placed.line(rugs).sourced) == {STORE_1: 4}
+        rug = engine.position(STORE_1, "rug")
+        assert (rug.committed, rug.reserved) == (4, 0)
+        self._committed_units_equal_the_orders_open_sourcing(engine)
+
+    @pytest.mark.parametrize("hold", [False, True], ids=["place", "hold"])
+    def test_committed_units_always_equal_the_orders_open_sourcing(
+        self, engine: Engine, hold: bool
+    ) -> None:
+        """Hold, confirm a hold on its own, change the cart (fewer lamps, more rugs, the lamp line
+        renamed), hold or place it: no committed unit is left outside the order."""
+        rid = self._held_and_partly_confirmed(engine)
+        self._committed_units_equal_the_orders_open_sourcing(engine)
+        cart = [
+            OrderLine("1", "rug", 2, PRICE, Pickup(STORE_1)),
+            OrderLine("9", "lamp", 3, PRICE, Ship(LEEDS_CUSTOMER)),
+        ]
+        changed = Order("o-1", Channel.WEB, cart)
+        if hold:
+            engine.hold_order(changed)
+            self._committed_units_equal_the_orders_open_sourcing(engine)
+        view = engine.place_order(changed)
+        assert view.line("1").reservations[0].reservation_id == rid
+        assert sum(view.line("9").sourced.values()) == 3
+        assert engine.position(STORE_1, "rug").committed == 2
+        assert engine.position(WAREHOUSE, "lamp").committed == 3
+        self._committed_units_equal_the_orders_open_sourcing(engine)
+
+    @pytest.mark.parametrize("hold", [False, True], ids=["place", "hold"])
+    @pytest.mark.parametrize("cart", ["fewer", "dropped", "moved"])
+    def test_a_cart_below_its_confirmed_units_is_refused_and_changes_nothing(
+        self, engine: Engine, store: Store, hold: bool, cart: str
+    ) -> None:
+        """Fewer rugs than were confirmed, no rug line, or the rugs shipped instead of collected:
+        InvalidInput naming the rug line, and the positions, events and order stay as they were;
+        un-confirming is never implicit, but releasing the confirmed hold first works."""
+        rid = self._held_and_partly_confirmed(engine)
+        engine.receive(WAREHOUSE, "rug", 2)  # rugs to ship, once the collected ones are released
+        lamp = OrderLine("2", "lamp", 1, PRICE, Ship(LEEDS_CUSTOMER))
+        rugs = {
+            "fewer": [OrderLine("1", "rug", 1, PRICE, Pickup(STORE_1)), lamp],
+            "dropped": [lamp],
+            "moved": [OrderLine("1", "rug", 2, PRICE, Ship(LEEDS_CUSTOMER)), lamp],
+        }[cart]
+        changed = Order("o-1", Channel.WEB, rugs)
+        command = engine.hold_order if hold else engine.place_order
+        before = take_snapshot(store)
+        with pytest.raises(InvalidInput) as refused:
+            command(changed)
+        assert "'1' (rug)" in str(refused.value)
+        assert len(refused.value.problems) == 1
+        assert take_snapshot(store) == before
+        assert engine.order("o-1").status is OrderStatus.HELD
+        engine.release(rid, reason="the customer wants fewer rugs")
+        done = command(changed)
+        assert rid not in done.reservation_ids
+        assert engine.verify() == []
+
+    def test_units_delivered_before_the_order_is_placed_count_toward_their_line(
+        self, engine: Engine
+    ) -> None:
+        engine.receive(WAREHOUSE, "lamp", 5)
+        order = shipped("o-1", ("lamp", 2))
+        (rid,) = engine.hold_order(order).reservation_ids
+        engine.confirm(rid)
+        engine.ship(rid)  # sent before the order was placed
+        placed = engine.place_order(shipped("o-1", ("lamp", 3)))
+        assert placed.line("1").fulfilled == 2
+        assert sum(placed.line("1").sourced.values()) == 3
+        assert engine.position(WAREHOUSE, "lamp").committed == 1
+        assert engine.verify() == []
+
     def test_placing_re_sources_only_the_lines_whose_holds_expired(
         self, engine: Engine, clock: ManualClock
     ) -> None:
