@@ -379,7 +379,7 @@ class Engine:
             UnknownReservation: no such reservation.
             InvalidTransition: not CONFIRMED, or a PICKUP reservation.
         """
-        return fulfilment.ship(self._ctx, reservation_id, key)
+        return fulfilment.ship(self._ctx, reservation_id, key=key)
 
     def arrive(
         self,
@@ -399,7 +399,7 @@ class Engine:
             InvalidTransition: not IN_TRANSIT (not dispatched yet, or already arrived).
             InvalidInput: a window that is not positive or above the policy maximum.
         """
-        return fulfilment.arrive(self._ctx, reservation_id, pickup_window, key)
+        return fulfilment.arrive(self._ctx, reservation_id, pickup_window=pickup_window, key=key)
 
     def pickup_options(
         self,
@@ -468,7 +468,7 @@ class Engine:
             InvalidTransition: the order is already placed.
             InvalidInput: a bad order or ttl.
         """
-        return orders.hold_order(self._ctx, order, ttl, key)
+        return orders.hold_order(self._ctx, order, ttl=ttl, key=key)
 
     def place_order(self, order: Order, *, key: str | None = None) -> OrderView:
         """Place ``order``: commit its stock where the solver sources it, in one unit of work.
@@ -484,7 +484,7 @@ class Engine:
             InvalidTransition: the order is already placed.
             InvalidInput: a bad order.
         """
-        return orders.place_order(self._ctx, order, key)
+        return orders.place_order(self._ctx, order, key=key)
 
     def order(self, order_id: str) -> OrderView:
         """An order as every channel sees it: each line's sourcing, state and quantities.
@@ -517,7 +517,7 @@ class Engine:
             InvalidTransition: the reservation is not CONFIRMED.
             InvalidInput: bad lines, more than the reservation holds, or no reason.
         """
-        return orders.reject(self._ctx, reservation_id, lines, reason, key)
+        return orders.reject(self._ctx, reservation_id, lines, reason=reason, key=key)
 
     # -- returns -------------------------------------------------------------------------------
 
@@ -574,7 +574,7 @@ class Engine:
             UnknownReturn: no such return authorisation.
             InvalidTransition: not REQUESTED.
         """
-        return returns.authorize_return(self._ctx, rma_id, key)
+        return returns.authorize_return(self._ctx, rma_id, key=key)
 
     def reject_return(
         self, rma_id: str, reason: str, *, key: str | None = None
@@ -586,7 +586,7 @@ class Engine:
             InvalidTransition: not REQUESTED.
             InvalidInput: an empty reason.
         """
-        return returns.reject_return(self._ctx, rma_id, reason, key)
+        return returns.reject_return(self._ctx, rma_id, reason, key=key)
 
     def receive_return(
         self,
@@ -616,7 +616,7 @@ class Engine:
             InvalidInput: a line not in the return, inspections that do not add up, or a
                 TRANSFER without a lane to the hub.
         """
-        return returns.receive_return(self._ctx, rma_id, conditions, key)
+        return returns.receive_return(self._ctx, rma_id, conditions, key=key)
 
     def refund_return(self, rma_id: str, *, key: str | None = None) -> ReturnAuthorization:
         """RECEIVED -> CLOSED: the refund is issued (RefundIssued), once.
@@ -625,7 +625,7 @@ class Engine:
             UnknownReturn: no such return authorisation.
             InvalidTransition: not RECEIVED (not received yet, or already refunded).
         """
-        return returns.refund_return(self._ctx, rma_id, key)
+        return returns.refund_return(self._ctx, rma_id, key=key)
 
     def arrive_return(self, rma_id: str, *, key: str | None = None) -> ReturnAuthorization:
         """Returned units sent to the returns hub arrived: on hand there (ReturnArrived).
@@ -634,7 +634,7 @@ class Engine:
             UnknownReturn: no such return authorisation.
             InvalidInput: nothing of it is on its way to a hub (or it already arrived).
         """
-        return returns.arrive_return(self._ctx, rma_id, key)
+        return returns.arrive_return(self._ctx, rma_id, key=key)
 
     def resolve_quarantine(
         self,
