@@ -422,9 +422,9 @@ def measure_history(backend: Backend, args: argparse.Namespace, report: Report, 
     started = time.perf_counter()
     with site(backend) as old, site(backend) as fresh, site(backend) as few:
         with_history(old, args.history)
+        # the same commands as the long history, so both pages hold the same kinds of events
         while few.last_seqs()[0] < 1000:
-            few.engine.receive(STORE_2, SKU, 1, key=f"r{few.n}")
-            few.n += 1
+            few.cycle()
         many_events, many_after = old.last_seqs()
         few_events, few_after = few.last_seqs()
         report.lines.append(

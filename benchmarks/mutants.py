@@ -415,6 +415,14 @@ CATALOGUE: list[Mutant] = [
         "instead of raising IdempotencyConflict (promise 5).",
     ),
     Mutant(
+        "request-leaves-out-the-required-arguments",
+        "omniorder.service.command:command.declare.asks",
+        "return True",
+        "return False",
+        "A keyed command's request holds only the optional arguments a caller set, so the same key "
+        "with other required arguments replays the first result (promise 5).",
+    ),
+    Mutant(
         "failed-command-keeps-its-key",
         "omniorder.stores.memory:_MemoryUnitOfWork.claim_key",
         "self._undo.append(lambda: self._s.keys.pop(record.key, None))",

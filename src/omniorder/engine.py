@@ -379,7 +379,7 @@ class Engine:
             UnknownReservation: no such reservation.
             InvalidTransition: not CONFIRMED, or a PICKUP reservation.
         """
-        return fulfilment.ship(self._ctx, reservation_id, key)
+        return fulfilment.ship(self._ctx, reservation_id, key=key)
 
     def arrive(
         self,
@@ -399,7 +399,7 @@ class Engine:
             InvalidTransition: not IN_TRANSIT (not dispatched yet, or already arrived).
             InvalidInput: a window that is not positive or above the policy maximum.
         """
-        return fulfilment.arrive(self._ctx, reservation_id, pickup_window, key)
+        return fulfilment.arrive(self._ctx, reservation_id, pickup_window=pickup_window, key=key)
 
     def pickup_options(
         self,
@@ -476,7 +476,7 @@ class Engine:
                 the order already sold for it, or drops such a line (every such line is named;
                 nothing is written: release that reservation first).
         """
-        return orders.hold_order(self._ctx, order, ttl, key)
+        return orders.hold_order(self._ctx, order, ttl=ttl, key=key)
 
     def place_order(self, order: Order, *, key: str | None = None) -> OrderView:
         """Place ``order``: commit its stock where the solver sources it, in one unit of work.
@@ -498,7 +498,7 @@ class Engine:
                 order already sold for it, or drops such a line (every such line is named;
                 nothing is written: release that reservation first).
         """
-        return orders.place_order(self._ctx, order, key)
+        return orders.place_order(self._ctx, order, key=key)
 
     def order(self, order_id: str) -> OrderView:
         """An order as every channel sees it: each line's sourcing, state and quantities.
@@ -531,7 +531,7 @@ class Engine:
             InvalidTransition: the reservation is not CONFIRMED.
             InvalidInput: bad lines, more than the reservation holds, or no reason.
         """
-        return orders.reject(self._ctx, reservation_id, lines, reason, key)
+        return orders.reject(self._ctx, reservation_id, lines, reason=reason, key=key)
 
     # -- returns -------------------------------------------------------------------------------
 
@@ -588,7 +588,7 @@ class Engine:
             UnknownReturn: no such return authorisation.
             InvalidTransition: not REQUESTED.
         """
-        return returns.authorize_return(self._ctx, rma_id, key)
+        return returns.authorize_return(self._ctx, rma_id, key=key)
 
     def reject_return(
         self, rma_id: str, reason: str, *, key: str | None = None
@@ -600,7 +600,7 @@ class Engine:
             InvalidTransition: not REQUESTED.
             InvalidInput: an empty reason.
         """
-        return returns.reject_return(self._ctx, rma_id, reason, key)
+        return returns.reject_return(self._ctx, rma_id, reason, key=key)
 
     def receive_return(
         self,
@@ -630,7 +630,7 @@ class Engine:
             InvalidInput: a line not in the return, inspections that do not add up, or a
                 TRANSFER without a lane to the hub.
         """
-        return returns.receive_return(self._ctx, rma_id, conditions, key)
+        return returns.receive_return(self._ctx, rma_id, conditions, key=key)
 
     def refund_return(self, rma_id: str, *, key: str | None = None) -> ReturnAuthorization:
         """RECEIVED -> CLOSED: the refund is issued (RefundIssued), once.
@@ -639,7 +639,7 @@ class Engine:
             UnknownReturn: no such return authorisation.
             InvalidTransition: not RECEIVED (not received yet, or already refunded).
         """
-        return returns.refund_return(self._ctx, rma_id, key)
+        return returns.refund_return(self._ctx, rma_id, key=key)
 
     def arrive_return(self, rma_id: str, *, key: str | None = None) -> ReturnAuthorization:
         """Returned units sent to the returns hub arrived: on hand there (ReturnArrived).
@@ -648,7 +648,7 @@ class Engine:
             UnknownReturn: no such return authorisation.
             InvalidInput: nothing of it is on its way to a hub (or it already arrived).
         """
-        return returns.arrive_return(self._ctx, rma_id, key)
+        return returns.arrive_return(self._ctx, rma_id, key=key)
 
     def resolve_quarantine(
         self,

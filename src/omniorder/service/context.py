@@ -2,9 +2,10 @@
 
 A command is a plain function ``f(ctx, ...)`` in one of the capability modules of this package.
 It checks its input first (bad input raises :class:`~omniorder.InvalidInput` before the store is
-touched), then hands :meth:`Context.run` a function of one :class:`~omniorder.service.work.Work`:
-the unit of work that writes positions, ledger, reservations, events and the idempotency record
-together, or none of them. Reads go through :meth:`Context.read`.
+touched), then returns a function of one :class:`~omniorder.service.work.Work`, which
+:func:`~omniorder.service.command.command` hands :meth:`Context.run`: the unit of work that
+writes positions, ledger, reservations, events and the idempotency record together, or none of
+them. Reads go through :meth:`Context.read`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from omniorder.model.errors import (
 )
 from omniorder.model.network import Network
 from omniorder.model.policy import Policy
-from omniorder.model.reservation import Reservation
 from omniorder.service.idempotency import Claim
 from omniorder.service.work import Work
 from omniorder.stores.base import Store, UnitOfWork
@@ -149,21 +149,3 @@ class Context:
         """Run ``read`` in a read-only unit of work at the clock's time."""
         with self.store.unit_of_work(read_only=True) as uow:
             return read(uow, self.now())
-
-    def lifecycle(
-        self,
-        command: str,
-        reservation_id: str,
-        key: str | None,
-        change: Callable[[Work, Reservation], Reservation],
-        **request: object,
-    ) -> Reservation:
-        """Run a command that changes one reservation, read locked by its id."""
-        checks.identifier(reservation_id, "reservation_id")
-
-        def work(w: Work) -> Reservation:
-            return change(w, w.reservation(reservation_id))
-
-        return self.run(
-            command, {"reservation_id": reservation_id, **request}, key, Reservation, work
-        )

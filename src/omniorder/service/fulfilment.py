@@ -8,7 +8,7 @@ a new READY reservation with a pickup deadline, to be collected or to expire as 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import attrs
@@ -19,6 +19,7 @@ from omniorder.model.events import ReservationArrived, ReservationDispatched
 from omniorder.model.order import Sourcing
 from omniorder.model.reservation import SHIP_COMMANDS, Reservation, ReservationCommand
 from omniorder.model.values import Capability, Channel, Geo, lines_of
+from omniorder.service.command import command, on_reservation
 from omniorder.service.context import Context
 from omniorder.service.work import Work, effective_positions
 from omniorder.stores.base import UnitOfWork
@@ -26,7 +27,10 @@ from omniorder.stores.base import UnitOfWork
 __all__ = ["arrive", "pickup_options", "ship"]
 
 
-def ship(ctx: Context, reservation_id: str, key: str | None) -> Reservation:
+@command(Reservation)
+def ship(
+    ctx: Context, reservation_id: str, *, key: str | None = None
+) -> Callable[[Work], Reservation]:
     def change(w: Work, r: Reservation) -> Reservation:
         if SHIP_COMMANDS[r.mode] is ReservationCommand.DISPATCH:
             return _dispatch(w, r)
@@ -34,7 +38,7 @@ def ship(ctx: Context, reservation_id: str, key: str | None) -> Reservation:
         w.apply(shipped, changes)
         return w.fulfil(r, shipped)
 
-    return ctx.lifecycle("ship", reservation_id, key, change)
+    return on_reservation(reservation_id, change)
 
 
 def _dispatch(w: Work, r: Reservation) -> Reservation:
@@ -56,9 +60,14 @@ def _dispatch(w: Work, r: Reservation) -> Reservation:
     return w.save(sent)
 
 
+@command(Reservation)
 def arrive(
-    ctx: Context, reservation_id: str, pickup_window: timedelta | None, key: str | None
-) -> Reservation:
+    ctx: Context,
+    reservation_id: str,
+    *,
+    pickup_window: timedelta | None = None,
+    key: str | None = None,
+) -> Callable[[Work], Reservation]:
     window = ctx.policy.pickup_window_for(pickup_window)
 
     def change(w: Work, r: Reservation) -> Reservation:
@@ -90,7 +99,7 @@ def arrive(
         _track(w, r, ready)
         return ready
 
-    return ctx.lifecycle("arrive", reservation_id, key, change, pickup_window=pickup_window)
+    return on_reservation(reservation_id, change)
 
 
 def _track(w: Work, transfer: Reservation, ready: Reservation) -> None:

@@ -3,7 +3,7 @@ expiry sweep, and reading a reservation."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from omniorder.model import checks
@@ -12,6 +12,7 @@ from omniorder.model.events import ReservationExtended
 from omniorder.model.position import check_available
 from omniorder.model.reservation import Reservation, ReservationState
 from omniorder.model.values import Capability, Channel, Mode
+from omniorder.service.command import command, on_reservation
 from omniorder.service.context import Context
 from omniorder.service.work import Work
 from omniorder.stores.base import UnitOfWork
@@ -30,6 +31,7 @@ __all__ = [
 _MODE_NEEDS = {Mode.PICKUP: Capability.PICKUP, Mode.SHIP: Capability.SHIP}
 
 
+@command(Reservation)
 def reserve(
     ctx: Context,
     location: str,
@@ -41,7 +43,7 @@ def reserve(
     order_id: str | None = None,
     destination: str | None = None,
     key: str | None = None,
-) -> Reservation:
+) -> Callable[[Work], Reservation]:
     seen_by = checks.check_enum(Channel, channel, "channel")
     how = checks.check_enum(Mode, mode, "mode")
     needs = _MODE_NEEDS.get(how)
@@ -75,21 +77,13 @@ def reserve(
         w.open(held, changes, positions)
         return held
 
-    request = {
-        "location": location,
-        "lines": wanted,
-        "channel": seen_by,
-        "ttl": ttl,
-        "mode": how,
-        "order_id": order_id,
-        "destination": destination,
-    }
-    return ctx.run("reserve", request, key, Reservation, work)
+    return work
 
 
+@command(Reservation)
 def extend(
     ctx: Context, reservation_id: str, ttl: timedelta, *, key: str | None = None
-) -> Reservation:
+) -> Callable[[Work], Reservation]:
     checks.positive_duration(ttl, "ttl", maximum=ctx.policy.max_hold_ttl)
 
     def change(w: Work, r: Reservation) -> Reservation:
@@ -107,24 +101,24 @@ def extend(
         )
         return extended
 
-    return ctx.lifecycle("extend", reservation_id, key, change, ttl=ttl)
+    return on_reservation(reservation_id, change)
 
 
-def confirm(ctx: Context, reservation_id: str, *, key: str | None = None) -> Reservation:
+@command(Reservation)
+def confirm(
+    ctx: Context, reservation_id: str, *, key: str | None = None
+) -> Callable[[Work], Reservation]:
+    return on_reservation(reservation_id, lambda w, r: w.confirm(r))
 
-    def change(w: Work, r: Reservation) -> Reservation:
-        return w.confirm(r)
 
-    return ctx.lifecycle("confirm", reservation_id, key, change)
-
-
+@command(Reservation)
 def mark_ready(
     ctx: Context,
     reservation_id: str,
     *,
     pickup_window: timedelta | None = None,
     key: str | None = None,
-) -> Reservation:
+) -> Callable[[Work], Reservation]:
     window = ctx.policy.pickup_window_for(pickup_window)
 
     def change(w: Work, r: Reservation) -> Reservation:
@@ -132,9 +126,10 @@ def mark_ready(
         w.announce_ready(ready)
         return ready
 
-    return ctx.lifecycle("mark_ready", reservation_id, key, change, pickup_window=pickup_window)
+    return on_reservation(reservation_id, change)
 
 
+@command(Reservation)
 def collect(
     ctx: Context,
     reservation_id: str,
@@ -142,7 +137,7 @@ def collect(
     *,
     at: str | None = None,
     key: str | None = None,
-) -> Reservation:
+) -> Callable[[Work], Reservation]:
     taken = None if lines is None else checks.lines(lines, max_lines=ctx.policy.max_lines)
     if at is not None:
         ctx.network.location(at)
@@ -154,21 +149,19 @@ def collect(
         w.apply(collected, changes)
         return w.fulfil(r, collected)
 
-    return ctx.lifecycle("collect", reservation_id, key, change, lines=taken, at=at)
+    return on_reservation(reservation_id, change)
 
 
+@command(Reservation)
 def release(
     ctx: Context, reservation_id: str, *, reason: str = "", key: str | None = None
-) -> Reservation:
+) -> Callable[[Work], Reservation]:
     checks.text(reason, "reason")
-
-    def change(w: Work, r: Reservation) -> Reservation:
-        return w.release(r, reason)
-
-    return ctx.lifecycle("release", reservation_id, key, change, reason=reason)
+    return on_reservation(reservation_id, lambda w, r: w.release(r, reason))
 
 
-def expire_due(ctx: Context, *, key: str | None = None) -> list[Reservation]:
+@command(list[Reservation])
+def expire_due(ctx: Context, *, key: str | None = None) -> Callable[[Work], list[Reservation]]:
 
     def work(w: Work) -> list[Reservation]:
         due = w.uow.due_reservations(
@@ -179,7 +172,7 @@ def expire_due(ctx: Context, *, key: str | None = None) -> list[Reservation]:
         )
         return [w.expire(r) for r in due]
 
-    return ctx.run("expire_due", {}, key, list[Reservation], work)
+    return work
 
 
 def reservation(ctx: Context, reservation_id: str) -> Reservation:

@@ -12,12 +12,17 @@ from omniorder.model.errors import ConcurrencyConflict, IdempotencyConflict
 from omniorder.serialization import converter
 from omniorder.stores.base import IdempotencyRecord, UnitOfWork
 
-__all__ = ["Claim"]
+__all__ = ["Claim", "canonical"]
 
 
-def _canonical(request: Mapping[str, object]) -> str:
+def canonical(value: object) -> str:
+    """``value`` as canonical JSON: through the converter, keys sorted, no spaces.
+
+    Two values a command cannot tell apart give the same text: an enum member and its value, a
+    dict and any other mapping with the same items, a tuple and a list.
+    """
     return json.dumps(
-        converter.unstructure(dict(request)),
+        converter.unstructure(value),
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
@@ -56,7 +61,7 @@ class Claim:
         Raises:
             IdempotencyConflict: the key was used for another command or another request.
         """
-        body = _canonical(request)
+        body = canonical(dict(request))
         fingerprint = hashlib.sha256(f"{command}\n{body}".encode()).hexdigest()
         existing = uow.claim_key(IdempotencyRecord(key, command, fingerprint, body, None, now))
         if existing is None:

@@ -9,7 +9,7 @@ channel's safety stock), asks the solver, refuses any plan that fails
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import attrs
@@ -42,6 +42,7 @@ from omniorder.model.order_table import OrderCommand, order_status_after
 from omniorder.model.reservation import Reservation, ReservationState
 from omniorder.model.values import Mode, lines_of
 from omniorder.service import sourcing as source
+from omniorder.service.command import command
 from omniorder.service.context import Context
 from omniorder.service.work import Work, effective_positions
 from omniorder.stores.base import UnitOfWork
@@ -120,7 +121,10 @@ def quote(ctx: Context, order: Order) -> AllocationPlan:
     return ctx.read(read)
 
 
-def hold_order(ctx: Context, order: Order, ttl: timedelta | None, key: str | None) -> OrderView:
+@command(OrderView)
+def hold_order(
+    ctx: Context, order: Order, *, ttl: timedelta | None = None, key: str | None = None
+) -> Callable[[Work], OrderView]:
     order = check_order(ctx, order)
     if ttl is not None:
         checks.positive_duration(ttl, "ttl", maximum=ctx.policy.max_hold_ttl)
@@ -171,7 +175,7 @@ def hold_order(ctx: Context, order: Order, ttl: timedelta | None, key: str | Non
         )
         return view(w.uow, record, w.now, returns=False)
 
-    return ctx.run("hold_order", {"order": order, "ttl": ttl}, key, OrderView, work)
+    return work
 
 
 def _release_holds(w: Work, record: OrderRecord, *, reason: str) -> None:
@@ -294,7 +298,10 @@ def _uncovered(order: Order, covered: Mapping[str, int]) -> list[OrderLine]:
     ]
 
 
-def place_order(ctx: Context, order: Order, key: str | None) -> OrderView:
+@command(OrderView)
+def place_order(
+    ctx: Context, order: Order, *, key: str | None = None
+) -> Callable[[Work], OrderView]:
     order = check_order(ctx, order)
 
     def work(w: Work) -> OrderView:
@@ -366,7 +373,7 @@ def place_order(ctx: Context, order: Order, key: str | None) -> OrderView:
         )
         return view(w.uow, record, w.now, returns=False)
 
-    return ctx.run("place_order", {"order": order}, key, OrderView, work)
+    return work
 
 
 def _confirm_holds(w: Work, record: OrderRecord) -> list[Sourcing]:
@@ -390,9 +397,15 @@ def order(ctx: Context, order_id: str) -> OrderView:
     return ctx.read(lambda uow, now: view(uow, stored_order(uow, order_id), now))
 
 
+@command(Reservation)
 def reject(
-    ctx: Context, reservation_id: str, lines: Mapping[str, int], reason: str, key: str | None
-) -> Reservation:
+    ctx: Context,
+    reservation_id: str,
+    lines: Mapping[str, int],
+    *,
+    reason: str,
+    key: str | None = None,
+) -> Callable[[Work], Reservation]:
     checks.identifier(reservation_id, "reservation_id")
     wanted = checks.lines(lines, max_lines=ctx.policy.max_lines)
     checks.text(reason, "reason", required=True)
@@ -422,8 +435,7 @@ def reject(
                 _resource(ctx, w, record, reservation, wanted, reason=reason)
         return rejected
 
-    request = {"reservation_id": reservation_id, "lines": wanted, "reason": reason}
-    return ctx.run("reject", request, key, Reservation, work)
+    return work
 
 
 def _resource(

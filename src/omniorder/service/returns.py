@@ -9,9 +9,8 @@ empty; the refund is computed from the price paid and issued once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from omniorder.model import checks
 from omniorder.model.errors import (
@@ -46,13 +45,11 @@ from omniorder.model.returns import (
     inspect,
 )
 from omniorder.model.values import Capability, Channel, lines_of
+from omniorder.service.command import command
 from omniorder.service.context import Context
 from omniorder.service.orders import stored_order
 from omniorder.service.work import Work
 from omniorder.stores.base import UnitOfWork
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
 
 __all__ = [
     "arrive_return",
@@ -112,29 +109,24 @@ def _rma(w: Work, rma_id: str) -> ReturnAuthorization:
     return found
 
 
-def _change(
-    ctx: Context,
-    command: str,
-    rma_id: str,
-    key: str | None,
-    change: Callable[[Work, ReturnAuthorization], ReturnAuthorization],
-    **request: object,
-) -> ReturnAuthorization:
+def _on_return(
+    rma_id: str, change: Callable[[Work, ReturnAuthorization], ReturnAuthorization]
+) -> Callable[[Work], ReturnAuthorization]:
+    """The work of a command that changes one return authorisation, read locked by its id."""
     checks.identifier(rma_id, "rma_id")
 
     def work(w: Work) -> ReturnAuthorization:
-        before = _rma(w, rma_id)
-        after = change(w, before)
+        after = change(w, _rma(w, rma_id))
         w.uow.update_return(after)
         return after
 
-    request = {"rma_id": rma_id, **request}
-    return ctx.run(command, request, key, ReturnAuthorization, work)
+    return work
 
 
 # -- commands ------------------------------------------------------------------------------
 
 
+@command(ReturnAuthorization)
 def request_return(
     ctx: Context,
     order_id: str,
@@ -142,10 +134,10 @@ def request_return(
     *,
     at: str,
     channel: Channel,
-    reason: str,
-    exchange_for: str | None,
-    key: str | None,
-) -> ReturnAuthorization:
+    reason: str = "",
+    exchange_for: str | None = None,
+    key: str | None = None,
+) -> Callable[[Work], ReturnAuthorization]:
     checks.identifier(order_id, "order_id")
     wanted = checks.lines(lines, max_lines=ctx.policy.max_lines)
     ctx.network.require(at, Capability.RETURNS, "request_return")
@@ -211,27 +203,25 @@ def request_return(
         )
         return rma
 
-    request = {
-        "order_id": order_id,
-        "lines": wanted,
-        "at": at,
-        "channel": channel,
-        "reason": reason,
-        "exchange_for": exchange_for,
-    }
-    return ctx.run("request_return", request, key, ReturnAuthorization, work)
+    return work
 
 
-def authorize_return(ctx: Context, rma_id: str, key: str | None) -> ReturnAuthorization:
+@command(ReturnAuthorization)
+def authorize_return(
+    ctx: Context, rma_id: str, *, key: str | None = None
+) -> Callable[[Work], ReturnAuthorization]:
     def change(w: Work, rma: ReturnAuthorization) -> ReturnAuthorization:
         done = rma.authorize(w.now)
         w.emit(ReturnAuthorized(at=w.now, rma_id=rma.id, order_id=rma.order_id))
         return done
 
-    return _change(ctx, "authorize_return", rma_id, key, change)
+    return _on_return(rma_id, change)
 
 
-def reject_return(ctx: Context, rma_id: str, reason: str, key: str | None) -> ReturnAuthorization:
+@command(ReturnAuthorization)
+def reject_return(
+    ctx: Context, rma_id: str, reason: str, *, key: str | None = None
+) -> Callable[[Work], ReturnAuthorization]:
     checks.text(reason, "reason", required=True)
 
     def change(w: Work, rma: ReturnAuthorization) -> ReturnAuthorization:
@@ -239,12 +229,17 @@ def reject_return(ctx: Context, rma_id: str, reason: str, key: str | None) -> Re
         w.emit(ReturnRejected(at=w.now, rma_id=rma.id, order_id=rma.order_id, reason=reason))
         return done
 
-    return _change(ctx, "reject_return", rma_id, key, change, reason=reason)
+    return _on_return(rma_id, change)
 
 
+@command(ReturnAuthorization)
 def receive_return(
-    ctx: Context, rma_id: str, conditions: Conditions | None, key: str | None
-) -> ReturnAuthorization:
+    ctx: Context,
+    rma_id: str,
+    conditions: Conditions | None = None,
+    *,
+    key: str | None = None,
+) -> Callable[[Work], ReturnAuthorization]:
     policy = ctx.policy.returns
     checked = check_conditions(conditions)
 
@@ -277,7 +272,7 @@ def receive_return(
         )
         return done
 
-    return _change(ctx, "receive_return", rma_id, key, change, conditions=checked)
+    return _on_return(rma_id, change)
 
 
 def _hub(
@@ -303,7 +298,10 @@ def _hub(
     return hub
 
 
-def refund_return(ctx: Context, rma_id: str, key: str | None) -> ReturnAuthorization:
+@command(ReturnAuthorization)
+def refund_return(
+    ctx: Context, rma_id: str, *, key: str | None = None
+) -> Callable[[Work], ReturnAuthorization]:
     def change(w: Work, rma: ReturnAuthorization) -> ReturnAuthorization:
         done = rma.refund(w.now)
         w.emit(
@@ -317,10 +315,13 @@ def refund_return(ctx: Context, rma_id: str, key: str | None) -> ReturnAuthoriza
         )
         return done
 
-    return _change(ctx, "refund_return", rma_id, key, change)
+    return _on_return(rma_id, change)
 
 
-def arrive_return(ctx: Context, rma_id: str, key: str | None) -> ReturnAuthorization:
+@command(ReturnAuthorization)
+def arrive_return(
+    ctx: Context, rma_id: str, *, key: str | None = None
+) -> Callable[[Work], ReturnAuthorization]:
     def change(w: Work, rma: ReturnAuthorization) -> ReturnAuthorization:
         moving = rma.in_transit
         if not moving or rma.transfer_to is None:
@@ -343,9 +344,10 @@ def arrive_return(ctx: Context, rma_id: str, key: str | None) -> ReturnAuthoriza
         )
         return rma.arrive(w.now)
 
-    return _change(ctx, "arrive_return", rma_id, key, change)
+    return _on_return(rma_id, change)
 
 
+@command(Position)
 def resolve_quarantine(
     ctx: Context,
     location: str,
@@ -353,9 +355,9 @@ def resolve_quarantine(
     quantity: int,
     *,
     disposition: Disposition,
-    reason: str,
-    key: str | None,
-) -> Position:
+    reason: str = "",
+    key: str | None = None,
+) -> Callable[[Work], Position]:
     ctx.network.location(location)
     checks.identifier(sku, "sku")
     checks.positive(quantity)
@@ -385,14 +387,7 @@ def resolve_quarantine(
         )
         return after
 
-    request = {
-        "location": location,
-        "sku": sku,
-        "quantity": quantity,
-        "disposition": disposition,
-        "reason": reason,
-    }
-    return ctx.run("resolve_quarantine", request, key, Position, work)
+    return work
 
 
 # -- reading -------------------------------------------------------------------------------

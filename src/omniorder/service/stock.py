@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from omniorder.model import checks
@@ -20,6 +20,7 @@ from omniorder.model.events import (
 from omniorder.model.position import MovementKind, Position, check_available
 from omniorder.model.sale import Sale
 from omniorder.model.values import Capability, Channel, lines_of
+from omniorder.service.command import command
 from omniorder.service.context import Context
 from omniorder.service.work import Work, effective_positions
 from omniorder.stores.base import UnitOfWork
@@ -35,9 +36,10 @@ __all__ = [
 ]
 
 
+@command(Position)
 def receive(
     ctx: Context, location: str, sku: str, quantity: int, *, key: str | None = None
-) -> Position:
+) -> Callable[[Work], Position]:
     ctx.network.location(location)
     checks.identifier(sku, "sku")
     checks.positive(quantity)
@@ -47,10 +49,10 @@ def receive(
         w.emit(StockReceived(at=w.now, location=location, sku=sku, quantity=quantity))
         return after
 
-    request = {"location": location, "sku": sku, "quantity": quantity}
-    return ctx.run("receive", request, key, Position, work)
+    return work
 
 
+@command(Position)
 def adjust(
     ctx: Context,
     location: str,
@@ -60,7 +62,7 @@ def adjust(
     delta: int | None = None,
     reason: str,
     key: str | None = None,
-) -> Position:
+) -> Callable[[Work], Position]:
     ctx.network.location(location)
     checks.identifier(sku, "sku")
     if (to is None) == (delta is None):
@@ -92,13 +94,13 @@ def adjust(
         )
         return after
 
-    request = {"location": location, "sku": sku, "to": to, "delta": delta, "reason": reason}
-    return ctx.run("adjust", request, key, Position, work)
+    return work
 
 
+@command(Position)
 def set_safety_stock(
     ctx: Context, location: str, sku: str, quantity: int, *, key: str | None = None
-) -> Position:
+) -> Callable[[Work], Position]:
     ctx.network.location(location)
     checks.identifier(sku, "sku")
     checks.non_negative(quantity)
@@ -112,10 +114,10 @@ def set_safety_stock(
         w.emit(SafetyStockSet(at=w.now, location=location, sku=sku, quantity=quantity))
         return after
 
-    request = {"location": location, "sku": sku, "quantity": quantity}
-    return ctx.run("set_safety_stock", request, key, Position, work)
+    return work
 
 
+@command(Sale)
 def sell(
     ctx: Context,
     location: str,
@@ -123,7 +125,7 @@ def sell(
     *,
     channel: Channel = Channel.STORE,
     key: str | None = None,
-) -> Sale:
+) -> Callable[[Work], Sale]:
     ctx.network.require(location, Capability.SELL, "sell")
     wanted = checks.lines(lines, max_lines=ctx.policy.max_lines)
     seen_by = checks.check_enum(Channel, channel, "channel")
@@ -143,8 +145,7 @@ def sell(
         )
         return sale
 
-    request = {"location": location, "lines": wanted, "channel": seen_by}
-    return ctx.run("sell", request, key, Sale, work)
+    return work
 
 
 def position(ctx: Context, location: str, sku: str) -> Position:
