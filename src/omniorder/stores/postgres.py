@@ -30,8 +30,9 @@ How it keeps the promises:
   with the same key); no psycopg exception reaches the caller unwrapped;
 * one connection pool per process, never carried across ``fork()``.
 
-The hot tables are keyed by ``(sku, location)`` so a PostgreSQL-compatible distributed engine can
-shard them by sku.
+The hot tables (``position``, ``ledger``, ``reservation_line``) are keyed by sku first, and every
+statement on them names its skus: ``partitions=N`` hash-partitions them by sku, and a distributed
+engine (Citus) can shard them by sku (see "Scale out across machines" in the docs).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ import threading
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from importlib import resources
 from typing import Any, Final
 
 from omniorder.model import checks
@@ -85,6 +87,9 @@ _SCHEMA: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_IDENTIFIER: Final = 63
 """PostgreSQL's default NAMEDATALEN - 1; the server's own limit is checked when it is reached."""
 _MIGRATION_LOCK: Final = 0x6F6D6E69  # "omni": the advisory lock that serialises migrations
+_HOT_TABLES: Final = ("position", "ledger", "reservation_line")
+"""The tables keyed by sku first: hash-partitioned by sku with ``partitions=N``."""
+_MAX_PARTITIONS: Final = 1024
 
 
 def _unnest(keys: Sequence[PositionKey]) -> tuple[list[str], list[str]]:
@@ -177,8 +182,13 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
                     "ON CONFLICT DO NOTHING",
                     (skus, locations),
                 )
-            where.append("(sku, location) IN (SELECT * FROM unnest(%s::text[], %s::text[]))")
-            params += [skus, locations]
+            # sku = ANY names the distribution key: the planner reads only the partitions (a
+            # distributed engine, the shards) of these skus.
+            where.append(
+                "sku = ANY(%s::text[]) "
+                "AND (sku, location) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+            )
+            params += [skus, skus, locations]
         if sku is not None:
             where.append("sku = %s")
             params.append(sku)
@@ -233,9 +243,11 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
                 " AND id IN (SELECT l.reservation_id "
                 "FROM unnest(%s::text[], %s::text[]) AS k (sku, location) "
                 "JOIN reservation_line AS l ON l.sku = k.sku AND l.location = k.location "
-                "WHERE l.state IN ('HELD', 'READY') AND l.expires_us <= %s)"
+                "WHERE l.sku = ANY(%s::text[]) "
+                "AND l.state IN ('HELD', 'READY') AND l.expires_us <= %s)"
             )
-            params += [*_unnest(ordered), micros(now)]
+            skus, locations = _unnest(ordered)
+            params += [skus, locations, skus, micros(now)]
         query += " ORDER BY expires_us, id"
         if for_update:
             self._writable()
@@ -292,10 +304,17 @@ class PostgresStore:
         clock_tolerance: how far a command's clock may read behind the last change of a row it
             writes (the clocks of different machines, and the commit order of parallel
             commands, differ slightly).
+        partitions: hash-partition the hot tables (``position``, ``ledger``,
+            ``reservation_line``) by sku into this many partitions when the schema is created
+            (PostgreSQL's native partitioning; see "Scale out across machines" in the docs).
+            ``None`` (the default) creates plain tables and opens a schema of either layout; a
+            number opens only a schema created with that many partitions.
 
     Raises:
         StoreError: the database cannot be reached or has a newer schema.
-        InvalidInput: a bad schema name or pool size.
+        InvalidInput: a bad schema name, pool size or number of partitions, or ``partitions``
+            differs from the layout of the existing schema (a schema's layout is chosen once,
+            when it is created).
     """
 
     def __init__(
@@ -307,6 +326,7 @@ class PostgresStore:
         max_size: int = 10,
         timeout: timedelta = timedelta(seconds=30),
         clock_tolerance: timedelta = timedelta(seconds=2),
+        partitions: int | None = None,
     ) -> None:
         if not isinstance(dsn, str) or not dsn.strip() or "\x00" in dsn:
             raise InvalidInput("dsn must be a connection string", field="dsn", value=dsn)
@@ -326,8 +346,15 @@ class PostgresStore:
                 field="clock_tolerance",
                 value=clock_tolerance,
             )
+        if partitions is not None:
+            checks.positive(partitions, "partitions")
+            if partitions > _MAX_PARTITIONS:
+                raise InvalidInput(
+                    f"at most {_MAX_PARTITIONS} partitions", field="partitions", value=partitions
+                )
         self.dsn = dsn
         self.schema = schema
+        self.partitions = partitions
         self.clock_tolerance = clock_tolerance
         self._sizes = (min_size, max_size)
         self._timeout = timeout.total_seconds()
@@ -404,9 +431,45 @@ class PostgresStore:
                             self.schema,
                             version,
                         )
+                if self.partitions is not None:
+                    self._lay_out(conn, created=current == 0)
                 conn.commit()
         except psycopg.Error as error:
             raise StoreError(f"cannot prepare schema {self.schema!r}: {error}") from error
+
+    def _lay_out(self, conn: psycopg.Connection[Any], *, created: bool) -> None:
+        """Partition the hot tables of a schema just created, or check that an existing schema
+        has the partitions asked for (a schema's layout never changes once it holds rows)."""
+        assert self.partitions is not None
+        if created:
+            conn.execute(
+                "SELECT set_config('omniorder.partitions', %s, true)", (str(self.partitions),)
+            )
+            conn.execute(_layout_script())
+            logger.info(
+                "omniorder PostgresStore: schema %s hash-partitioned by sku into %d",
+                self.schema,
+                self.partitions,
+            )
+            return
+        found = dict(
+            conn.execute(
+                "SELECT t.name, count(h.inhrelid) FROM unnest(%s::text[]) AS t (name) "
+                "LEFT JOIN pg_partitioned_table AS p ON p.partrelid = to_regclass(t.name) "
+                "AND p.partstrat = 'h' "
+                "LEFT JOIN pg_inherits AS h ON h.inhparent = p.partrelid GROUP BY t.name",
+                (list(_HOT_TABLES),),
+            ).fetchall()
+        )
+        if set(found.values()) != {self.partitions}:
+            layout = ", ".join(f"{table}: {found.get(table, 0)}" for table in _HOT_TABLES)
+            raise InvalidInput(
+                f"schema {self.schema!r} has other hash partitions by sku ({layout}) than "
+                f"the {self.partitions} asked for: a schema's layout is chosen when it is "
+                "created (open it with partitions=None, or create a new schema)",
+                field="partitions",
+                value=self.partitions,
+            )
 
     # -- the port --------------------------------------------------------------------------------
     @contextmanager
@@ -468,6 +531,12 @@ class PostgresStore:
 
     def __repr__(self) -> str:
         return f"PostgresStore(schema={self.schema!r})"
+
+
+@functools.cache
+def _layout_script() -> str:
+    folder = resources.files("omniorder.stores") / "schema" / "postgres" / "layout"
+    return (folder / "hash_by_sku.sql").read_text(encoding="utf-8")
 
 
 def _rollback(conn: psycopg.Connection[Any]) -> None:
