@@ -2,17 +2,21 @@
 
 One lock serialises units of work (safe under many threads). Values are immutable, so a unit of
 work keeps an undo log of what it replaced and, on an exception, puts it all back: a failed
-command leaves no trace. Reservations that may expire are indexed by a heap on expiry per position
-(and one over all of them), so finding what is due never scans the live holds.
+command leaves no trace. The undo log is plain data (``(where, key, old value)`` tuples), never
+closures over the unit of work, so a unit of work is not a reference cycle and leaves nothing for
+the cyclic garbage collector. Reservations that may expire are indexed by a heap on expiry per
+position (and one over all of them), so finding what is due never scans the live holds. Events
+are numbered when first read: an event's ``seq`` is its place in the outbox.
 """
 
 from __future__ import annotations
 
 import heapq
 import threading
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Final
 
 import attrs
 
@@ -132,17 +136,73 @@ def _expiry_keys(reservation: Reservation | None) -> frozenset[PositionKey | Non
     return frozenset(keys)
 
 
-class _MemoryUnitOfWork:
-    """A transaction over :class:`_State` with an undo log."""
+_ABSENT: Final = object()
+"""In the undo log: the key was not there before (undo removes it)."""
 
-    def __init__(self, state: _State, *, read_only: bool) -> None:
-        self._s = state
+_Undo = tuple[object, object, object]
+"""One undo entry, ``(where, key, old value)``: ``where`` is a dict of :class:`_State` (put
+``old`` back under ``key``, or remove ``key`` when ``old`` is :data:`_ABSENT`), the ledger or
+the outbox (drop the last entry), or the state itself (``key`` names the attribute)."""
+
+
+class _MemoryUnitOfWork:
+    """A transaction over :class:`_State` with an undo log; the context manager that holds the
+    store's lock for it (entering it opens the transaction, an exception rolls it back)."""
+
+    __slots__ = ("_read_only", "_s", "_store", "_undo")
+
+    def __init__(self, store: InMemoryStore, *, read_only: bool) -> None:
+        self._store = store
+        self._s = store._state
         self._read_only = read_only
-        self._undo: list[Callable[[], object]] = []
+        self._undo: list[_Undo] = []
+
+    def __enter__(self) -> _MemoryUnitOfWork:
+        store = self._store
+        store._lock.acquire()
+        try:
+            if store._closed:
+                raise StoreError("the store is closed")
+            if store._owner is not None:
+                raise StoreError("a unit of work is already open in this thread")
+        except BaseException:
+            store._lock.release()
+            raise
+        store._owner = threading.get_ident()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if kind is not None:
+                self.rollback()
+        finally:
+            self._store._owner = None
+            self._store._lock.release()
 
     def rollback(self) -> None:
-        while self._undo:
-            self._undo.pop()()
+        state = self._s
+        undo = self._undo
+        while undo:
+            where, key, old = undo.pop()
+            if isinstance(where, list):  # the ledger or the outbox
+                where.pop()
+            elif where is state.reservations:
+                assert isinstance(key, str)
+                state.put_reservation(None if old is _ABSENT else old, key)  # type: ignore[arg-type]
+            elif where is state:
+                assert isinstance(key, str)
+                setattr(state, key, old)
+            else:
+                assert isinstance(where, dict)
+                if old is _ABSENT:
+                    where.pop(key, None)
+                else:
+                    where[key] = old
 
     def _writable(self) -> None:
         if self._read_only:
@@ -157,7 +217,7 @@ class _MemoryUnitOfWork:
         previous = self._s.last_time
         if previous is None or now > previous:
             self._s.last_time = now
-            self._undo.append(lambda: setattr(self._s, "last_time", previous))
+            self._undo.append((self._s, "last_time", previous))
 
     # -- idempotency -------------------------------------------------------------------------
     def claim_key(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
@@ -166,7 +226,7 @@ class _MemoryUnitOfWork:
         if existing is not None:
             return existing
         self._s.keys[record.key] = record
-        self._undo.append(lambda: self._s.keys.pop(record.key, None))
+        self._undo.append((self._s.keys, record.key, _ABSENT))
         return None
 
     def complete_key(self, key: str, result: str) -> None:
@@ -175,7 +235,7 @@ class _MemoryUnitOfWork:
         self._s.keys[key] = IdempotencyRecord(
             record.key, record.command, record.fingerprint, record.request, result, record.at
         )
-        self._undo.append(lambda: self._s.keys.__setitem__(key, record))
+        self._undo.append((self._s.keys, key, record))
 
     def idempotency_records(self) -> list[IdempotencyRecord]:
         return [self._s.keys[k] for k in sorted(self._s.keys)]
@@ -221,15 +281,9 @@ class _MemoryUnitOfWork:
             )
         )
         self._s.positions[key] = after
-        self._undo.append(lambda: self._restore_position(key, before))
-        self._undo.append(self._s.ledger.pop)
+        self._undo.append((self._s.positions, key, _ABSENT if before is None else before))
+        self._undo.append((self._s.ledger, None, None))
         return after
-
-    def _restore_position(self, key: PositionKey, before: Position | None) -> None:
-        if before is None:
-            self._s.positions.pop(key, None)
-        else:
-            self._s.positions[key] = before
 
     def movements(self, after: int = 0) -> list[Movement]:
         return self._s.ledger[max(0, after) :]
@@ -240,7 +294,7 @@ class _MemoryUnitOfWork:
         if reservation.id in self._s.reservations:
             raise StoreError(f"reservation {reservation.id!r} already exists")
         self._s.put_reservation(reservation, reservation.id)
-        self._undo.append(lambda: self._s.put_reservation(None, reservation.id))
+        self._undo.append((self._s.reservations, reservation.id, _ABSENT))
 
     def reservation(self, reservation_id: str, *, for_update: bool = False) -> Reservation | None:
         return self._s.reservations.get(reservation_id)
@@ -251,7 +305,7 @@ class _MemoryUnitOfWork:
         if before is None or before.version != reservation.version - 1:
             raise ConcurrencyConflict(f"reservation {reservation.id!r} changed meanwhile")
         self._s.put_reservation(reservation, reservation.id)
-        self._undo.append(lambda: self._s.put_reservation(before, reservation.id))
+        self._undo.append((self._s.reservations, reservation.id, before))
 
     def reservations(
         self, *, states: Collection[ReservationState] | None = None
@@ -302,7 +356,7 @@ class _MemoryUnitOfWork:
         if record.id in self._s.orders:
             raise StoreError(f"order {record.id!r} already exists")
         self._s.orders[record.id] = record
-        self._undo.append(lambda: self._s.orders.pop(record.id, None))
+        self._undo.append((self._s.orders, record.id, _ABSENT))
 
     def order(self, order_id: str, *, for_update: bool = False) -> OrderRecord | None:
         return self._s.orders.get(order_id)
@@ -313,7 +367,7 @@ class _MemoryUnitOfWork:
         if before is None or before.version != record.version - 1:
             raise ConcurrencyConflict(f"order {record.id!r} changed meanwhile")
         self._s.orders[record.id] = record
-        self._undo.append(lambda: self._s.orders.__setitem__(record.id, before))
+        self._undo.append((self._s.orders, record.id, before))
 
     def orders(self) -> list[OrderRecord]:
         return [self._s.orders[k] for k in sorted(self._s.orders)]
@@ -324,7 +378,7 @@ class _MemoryUnitOfWork:
         if rma.id in self._s.returns:
             raise StoreError(f"return {rma.id!r} already exists")
         self._s.returns[rma.id] = rma
-        self._undo.append(lambda: self._s.returns.pop(rma.id, None))
+        self._undo.append((self._s.returns, rma.id, _ABSENT))
 
     def return_authorization(
         self, rma_id: str, *, for_update: bool = False
@@ -337,7 +391,7 @@ class _MemoryUnitOfWork:
         if before is None or before.version != rma.version - 1:
             raise ConcurrencyConflict(f"return {rma.id!r} changed meanwhile")
         self._s.returns[rma.id] = rma
-        self._undo.append(lambda: self._s.returns.__setitem__(rma.id, before))
+        self._undo.append((self._s.returns, rma.id, before))
 
     def returns(self, *, order_id: str | None = None) -> list[ReturnAuthorization]:
         return [
@@ -349,12 +403,21 @@ class _MemoryUnitOfWork:
     # -- events ------------------------------------------------------------------------------
     def append_event(self, event: Event) -> None:
         self._writable()
-        self._s.events.append(attrs.evolve(event, seq=len(self._s.events) + 1))
-        self._undo.append(self._s.events.pop)
+        self._s.events.append(event)  # numbered when first read (see events)
+        self._undo.append((self._s.events, None, None))
 
     def events(self, after: int = 0, limit: int | None = None) -> list[Event]:
+        # An event's seq is its place in the outbox. It is given when the event is first read
+        # (and kept: the numbered copy replaces the one appended), so that a command pays for
+        # no copy of its events, and each event is copied once however often it is read.
+        events = self._s.events
         start = max(0, after)
-        return self._s.events[start:] if limit is None else self._s.events[start : start + limit]
+        page = slice(start, None if limit is None else start + limit)
+        for index in range(*page.indices(len(events))):
+            event = events[index]
+            if event.seq != index + 1:
+                events[index] = attrs.evolve(event, seq=index + 1)
+        return events[page]
 
 
 class InMemoryStore:
@@ -377,23 +440,9 @@ class InMemoryStore:
         self._owner: int | None = None
         self._closed = False
 
-    @contextmanager
-    def unit_of_work(self, *, read_only: bool = False) -> Iterator[_MemoryUnitOfWork]:
+    def unit_of_work(self, *, read_only: bool = False) -> _MemoryUnitOfWork:
         """Open a transaction; see :class:`~omniorder.stores.base.Store`."""
-        with self._lock:
-            if self._closed:
-                raise StoreError("the store is closed")
-            if self._owner is not None:
-                raise StoreError("a unit of work is already open in this thread")
-            self._owner = threading.get_ident()
-            uow = _MemoryUnitOfWork(self._state, read_only=read_only)
-            try:
-                yield uow
-            except BaseException:
-                uow.rollback()
-                raise
-            finally:
-                self._owner = None
+        return _MemoryUnitOfWork(self, read_only=read_only)
 
     def close(self) -> None:
         """Forget everything; later units of work raise StoreError."""
