@@ -14,7 +14,9 @@ from __future__ import annotations
 import heapq
 import threading
 from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
+from operator import attrgetter
 from types import TracebackType
 from typing import Final
 
@@ -67,6 +69,7 @@ class _Expiring:
 
 
 _SLACK = 16
+_BY_SKU_LOCATION = attrgetter("sku", "location")
 _EXPIRING = frozenset({ReservationState.HELD, ReservationState.READY})
 
 
@@ -94,18 +97,18 @@ class _State:
         follow a rolled-back unit of work as well.
         """
         old = self.reservations.get(reservation_id)
-        before = _expiry_keys(old)
+        before = _NOWHERE if old is None else _expiry_keys(old)
         if reservation is None:
             self.reservations.pop(reservation_id, None)
         else:
             self.reservations[reservation_id] = reservation
         after = _expiry_keys(reservation)
-        for key in before - after:
+        for key in before - after if before else ():
             index = self.expiring[key]
             index.ids.discard(reservation_id)
             if not index.ids and key is not None:
                 del self.expiring[key]  # an empty index per position is not kept
-            else:
+            elif len(index.heap) > 2 * len(index.ids) + _SLACK:
                 index.compact(self.reservations)
         if not after:
             return
@@ -119,10 +122,14 @@ class _State:
             if moved or key not in before:  # else its current entry is in the heap already
                 heapq.heappush(found.heap, (reservation.expires_at, reservation_id))
                 found.ids.add(reservation_id)
-                found.compact(self.reservations)
+                if len(found.heap) > 2 * len(found.ids) + _SLACK:
+                    found.compact(self.reservations)
 
 
-def _expiry_keys(reservation: Reservation | None) -> frozenset[PositionKey | None]:
+_NOWHERE: Final[frozenset[PositionKey | None]] = frozenset()
+
+
+def _expiry_keys(reservation: Reservation | None) -> AbstractSet[PositionKey | None]:
     """The indexes a reservation belongs in: its positions and None, if it may expire."""
     if (
         reservation is None
@@ -130,10 +137,14 @@ def _expiry_keys(reservation: Reservation | None) -> frozenset[PositionKey | Non
         or reservation.expires_at is None
         or not reservation.lines
     ):
-        return frozenset()
+        return _NOWHERE
     keys: set[PositionKey | None] = {(reservation.location, line.sku) for line in reservation.lines}
     keys.add(None)
-    return frozenset(keys)
+    return keys
+
+
+def _read_only() -> StoreError:
+    return StoreError("write in a read-only unit of work")
 
 
 _ABSENT: Final = object()
@@ -205,15 +216,17 @@ class _MemoryUnitOfWork:
                     where[key] = old
 
     def _writable(self) -> None:
+        # the writes every command makes test self._read_only themselves (one call fewer)
         if self._read_only:
-            raise StoreError("write in a read-only unit of work")
+            raise _read_only()
 
     # -- time --------------------------------------------------------------------------------
     def last_time(self) -> datetime | None:
         return self._s.last_time
 
     def record_time(self, now: datetime) -> None:
-        self._writable()
+        if self._read_only:
+            raise _read_only()
         previous = self._s.last_time
         if previous is None or now > previous:
             self._s.last_time = now
@@ -249,25 +262,31 @@ class _MemoryUnitOfWork:
         location: str | None = None,
         for_update: bool = False,
     ) -> list[Position]:
+        stored = self._s.positions
         if keys is not None:
-            found = [self._s.positions[k] for k in keys if k in self._s.positions]
+            found = [p for p in map(stored.get, keys) if p is not None]
         else:
-            found = list(self._s.positions.values())
-        found = [
-            p
-            for p in found
-            if (sku is None or p.sku == sku) and (location is None or p.location == location)
-        ]
-        return sorted(found, key=lambda p: (p.sku, p.location))
+            found = list(stored.values())
+        if sku is not None or location is not None:
+            found = [
+                p
+                for p in found
+                if (sku is None or p.sku == sku) and (location is None or p.location == location)
+            ]
+        if len(found) > 1:
+            found.sort(key=_BY_SKU_LOCATION)
+        return found
 
     def move(self, movement: Movement, *, keep: int = 0) -> Position:
-        self._writable()
+        if self._read_only:
+            raise _read_only()
         key = (movement.location, movement.sku)
         before = self._s.positions.get(key)
         after = (before or Position(*key)).apply(movement.kind, movement.quantity)
         if refused := refusal(movement, after, keep):
             raise refused
         seq = len(self._s.ledger) + 1
+        # a copy numbered for the ledger (the caller's movement is a value: it is not changed)
         self._s.ledger.append(
             Movement(
                 seq,
@@ -290,7 +309,8 @@ class _MemoryUnitOfWork:
 
     # -- reservations ------------------------------------------------------------------------
     def add_reservation(self, reservation: Reservation) -> None:
-        self._writable()
+        if self._read_only:
+            raise _read_only()
         if reservation.id in self._s.reservations:
             raise StoreError(f"reservation {reservation.id!r} already exists")
         self._s.put_reservation(reservation, reservation.id)
@@ -300,7 +320,8 @@ class _MemoryUnitOfWork:
         return self._s.reservations.get(reservation_id)
 
     def update_reservation(self, reservation: Reservation) -> None:
-        self._writable()
+        if self._read_only:
+            raise _read_only()
         before = self._s.reservations.get(reservation.id)
         if before is None or before.version != reservation.version - 1:
             raise ConcurrencyConflict(f"reservation {reservation.id!r} changed meanwhile")
@@ -347,7 +368,8 @@ class _MemoryUnitOfWork:
             for reservation_id in due:
                 found[reservation_id] = reservations[reservation_id]
         chosen = [r for r in found.values() if r.state in states]
-        chosen.sort(key=lambda r: (r.expires_at, r.id))
+        if len(chosen) > 1:
+            chosen.sort(key=lambda r: (r.expires_at, r.id))
         return chosen
 
     # -- orders ------------------------------------------------------------------------------
@@ -402,7 +424,8 @@ class _MemoryUnitOfWork:
 
     # -- events ------------------------------------------------------------------------------
     def append_event(self, event: Event) -> None:
-        self._writable()
+        if self._read_only:
+            raise _read_only()
         self._s.events.append(event)  # numbered when first read (see events)
         self._undo.append((self._s.events, None, None))
 
