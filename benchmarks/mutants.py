@@ -425,7 +425,7 @@ CATALOGUE: list[Mutant] = [
     Mutant(
         "failed-command-keeps-its-key",
         "omniorder.stores.memory:_MemoryUnitOfWork.claim_key",
-        "self._undo.append(lambda: self._s.keys.pop(record.key, None))",
+        "self._undo.append((self._s.keys, record.key, _ABSENT))",
         "pass",
         "A command that raises leaves its key claimed, so the key can never be used again "
         "(promises 4 and 5: errors are never stored under a key).",

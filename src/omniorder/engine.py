@@ -9,7 +9,6 @@ together, or none of them.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
@@ -30,16 +29,12 @@ from omniorder.model.returns import Conditions, Disposition, ReturnAuthorization
 from omniorder.model.sale import Sale
 from omniorder.model.values import Channel, Geo, Mode
 from omniorder.service import fulfilment, holds, orders, outbox, returns, stock
-from omniorder.service.context import Context
+from omniorder.service.context import Context, new_id
 from omniorder.service.outbox import verify_store
 from omniorder.stores.base import Store
 from omniorder.stores.memory import InMemoryStore
 
 __all__ = ["Engine", "verify_store"]
-
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
 
 
 class Engine:
@@ -52,7 +47,9 @@ class Engine:
         clock: where time comes from (default: :class:`~omniorder.SystemClock`).
         policy: the declared rules (default: :class:`~omniorder.Policy`); a returns hub it
             names must be in the network (else :class:`~omniorder.UnknownLocation`).
-        ids: makes new ids from a prefix (``"res"``, ``"sale"``); default: prefix + uuid4.
+        ids: makes new ids from a prefix (``"res"``, ``"sale"``); default:
+            :func:`omniorder.service.context.new_id` (prefix, ``_`` and 32 random hex digits,
+            unique across processes and not guessable).
         retries: how many times a command that lost a race with another writer is run again
             before :class:`~omniorder.ConcurrencyConflict` reaches the caller.
 
@@ -97,7 +94,7 @@ class Engine:
             solver=default_solver() if solver is None else solver,
             clock=SystemClock() if clock is None else clock,
             policy=chosen_policy,
-            new_id=ids or _new_id,
+            new_id=ids or new_id,
             retries=checks.non_negative(retries, "retries"),
         )
 

@@ -173,6 +173,8 @@ class Network:
     locations: tuple[Location, ...] = attrs.field(converter=_locations)
     lanes: tuple[Lane, ...] = attrs.field(default=(), converter=_lanes)
     _graph: _Graph = attrs.field(init=False, eq=False, repr=False, hash=False)
+    _by_id: dict[str, Location] = attrs.field(init=False, eq=False, repr=False, hash=False)
+    """Every location by id: the graph's own node lookup costs several calls per command."""
 
     def __attrs_post_init__(self) -> None:
         graph: nx.DiGraph[str] = nx.DiGraph()
@@ -194,6 +196,7 @@ class Network:
                 )
             graph.add_edge(lane.origin, lane.destination, lane=lane)
         object.__setattr__(self, "_graph", graph)
+        object.__setattr__(self, "_by_id", {location.id: location for location in self.locations})
 
     def __contains__(self, location_id: object) -> bool:
         return isinstance(location_id, str) and location_id in self._graph
@@ -205,10 +208,10 @@ class Network:
             InvalidInput: a malformed id (not a printable, non-blank ``str``).
             UnknownLocation: no such location.
         """
-        if location_id not in self:
+        found = self._by_id.get(location_id) if isinstance(location_id, str) else None
+        if found is None:
             checks.identifier(location_id, "location")
             raise UnknownLocation(location_id)
-        found: Location = self._graph.nodes[location_id]["location"]
         return found
 
     def require(self, location_id: str, capability: Capability, command: str) -> Location:
@@ -218,7 +221,9 @@ class Network:
             UnknownLocation: no such location.
             MissingCapability: the location lacks ``capability``.
         """
-        location = self.location(location_id)
+        location = self._by_id.get(location_id) if isinstance(location_id, str) else None
+        if location is None:
+            location = self.location(location_id)  # raises: no such location, or a bad id
         if capability not in location.capabilities:
             raise MissingCapability(location_id, capability.value, command)
         return location

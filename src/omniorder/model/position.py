@@ -82,13 +82,17 @@ class Position:
 
     def apply(self, kind: MovementKind, quantity: int) -> Position:
         """This position after a movement of ``kind`` and ``quantity`` (pure; no checks)."""
-        effect = EFFECTS[kind]
-        changes = {
-            name: getattr(self, name) + sign * quantity
-            for name, sign in zip(COUNTERS, effect, strict=True)
-            if sign
-        }
-        return attrs.evolve(self, **changes)
+        on_hand, reserved, committed, safety_stock, inbound, quarantine = EFFECTS[kind]
+        return Position(
+            self.location,
+            self.sku,
+            self.on_hand + on_hand * quantity,
+            self.reserved + reserved * quantity,
+            self.committed + committed * quantity,
+            self.safety_stock + safety_stock * quantity,
+            self.inbound + inbound * quantity,
+            self.quarantine + quarantine * quantity,
+        )
 
     def above_limit(self) -> list[str]:
         """Every counter above :data:`~omniorder.model.checks.MAX_QUANTITY`, the most a signed
@@ -217,6 +221,16 @@ def refusal(movement: Movement, after: Position, keep: int = 0) -> OmniOrderErro
     (:class:`~omniorder.StoreError`); fewer than ``keep`` units left free means another writer
     took them first (:class:`~omniorder.ConcurrencyConflict`).
     """
+    if (
+        after.reserved >= 0
+        and after.committed >= 0
+        and after.reserved + after.committed <= after.on_hand <= MAX_QUANTITY
+        and 0 <= after.safety_stock <= MAX_QUANTITY
+        and 0 <= after.inbound <= MAX_QUANTITY
+        and 0 <= after.quarantine <= MAX_QUANTITY
+        and after.on_hand - after.reserved - after.committed >= keep
+    ):
+        return None  # the common case, decided without building any message
     what = f"{movement.kind} of {movement.quantity} {movement.sku} at {movement.location}"
     if above := after.above_limit():
         return InvalidInput(
@@ -243,10 +257,14 @@ def check_available(
     Raises:
         InsufficientStock: every short line (by sku, then location), with what is available.
     """
+    for key, units in wanted.items():
+        if positions[key].available(channel) < units:
+            break
+    else:
+        return  # every line is there: the common case, decided in one pass
     short = [
         Shortfall(sku, location, units, positions[(location, sku)].available(channel))
         for (location, sku), units in sorted(wanted.items(), key=lambda kv: kv[0][::-1])
         if positions[(location, sku)].available(channel) < units
     ]
-    if short:
-        raise InsufficientStock(short)
+    raise InsufficientStock(short)

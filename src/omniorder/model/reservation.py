@@ -21,7 +21,7 @@ import attrs
 from omniorder.model.errors import InvalidInput
 from omniorder.model.machine import Table
 from omniorder.model.position import MovementKind
-from omniorder.model.values import Channel, Mode
+from omniorder.model.values import Channel, Line, Mode, _trusted_line
 
 __all__ = [
     "LIVE_STATES",
@@ -154,6 +154,12 @@ class ReservationLine:
         """Units still held or committed: ``quantity - fulfilled - released``."""
         return self.quantity - self.fulfilled - self.released
 
+    def _settle(self, *, fulfilled: int = 0, released: int = 0) -> ReservationLine:
+        """This line with ``fulfilled`` more units fulfilled and ``released`` more released."""
+        return ReservationLine(
+            self.sku, self.quantity, self.fulfilled + fulfilled, self.released + released
+        )
+
 
 @attrs.frozen
 class Reservation:
@@ -204,7 +210,7 @@ class Reservation:
     ) -> tuple[Reservation, list[Change]]:
         """A new HELD reservation and the HELD movements that reserve its units."""
         state = RESERVATION_TABLE.initial[_C.RESERVE]
-        lines = tuple(ReservationLine(sku, q) for sku, q in sorted(quantities.items()))
+        lines = tuple([ReservationLine(sku, q) for sku, q in sorted(quantities.items())])
         made = cls(
             id=id,
             location=location,
@@ -256,6 +262,22 @@ class Reservation:
         """``{sku: units reserved}``."""
         return {line.sku: line.quantity for line in self.lines}
 
+    def quantity_lines(self) -> tuple[Line, ...]:
+        """The units reserved as :class:`Line` values, by sku (what a new reservation's event
+        names).
+
+        Its skus and units were checked when it was made (:meth:`hold`, :meth:`place`,
+        :meth:`await_pickup` take checked quantities), so they are not checked again.
+        """
+        return tuple([_trusted_line(line.sku, line.quantity) for line in self.lines])
+
+    def open_lines(self) -> tuple[Line, ...]:
+        """The units still held or committed as :class:`Line` values, by sku, skipping lines
+        with none open (not checked again either: see :meth:`quantity_lines`)."""
+        return tuple(
+            [_trusted_line(line.sku, units) for line in self.lines if (units := line.open)]
+        )
+
     @property
     def open_quantities(self) -> dict[str, int]:
         """``{sku: units still held or committed}`` (zero once terminal)."""
@@ -284,7 +306,10 @@ class Reservation:
             return attrs.evolve(
                 self,
                 state=_S.EXPIRED,
-                lines=tuple(attrs.evolve(line, released=line.quantity) for line in self.lines),
+                lines=tuple(
+                    ReservationLine(line.sku, line.quantity, line.fulfilled, line.quantity)
+                    for line in self.lines
+                ),
             )
         return self
 
@@ -316,13 +341,21 @@ class Reservation:
         lines: tuple[ReservationLine, ...] | None = None,
         expires_at: datetime | _Keep | None = _KEEP,
     ) -> Reservation:
-        return attrs.evolve(
-            self,
-            state=state,
-            version=self.version + 1,
-            updated_at=now,
-            lines=self.lines if lines is None else lines,
-            expires_at=self.expires_at if isinstance(expires_at, _Keep) else expires_at,
+        # Made field by field, not with attrs.evolve (which looks every field up again): a
+        # transition is on every command's path.
+        return Reservation(
+            self.id,
+            self.location,
+            self.lines if lines is None else lines,
+            self.channel,
+            self.mode,
+            state,
+            self.created_at,
+            self.expires_at if isinstance(expires_at, _Keep) else expires_at,
+            self.order_id,
+            self.version + 1,
+            now,
+            self.destination,
         )
 
     def extend(self, now: datetime, expires_at: datetime) -> Reservation:
@@ -387,18 +420,14 @@ class Reservation:
         """
         state = self._fire(_C.ARRIVE, now)
         there = [(MovementKind.ARRIVED, line.sku, line.open) for line in self.lines if line.open]
-        lines = tuple(
-            attrs.evolve(line, fulfilled=line.fulfilled + line.open) for line in self.lines
-        )
+        lines = tuple(line._settle(fulfilled=line.open) for line in self.lines)
         return self._moved(state, now, lines=lines), there
 
     def ship(self, now: datetime) -> tuple[Reservation, list[Change]]:
         """CONFIRMED -> FULFILLED (SHIP mode): the parcel leaves the location."""
         state = self._fire(_C.SHIP, now)
         moves = [(MovementKind.FULFILLED, line.sku, line.open) for line in self.lines]
-        lines = tuple(
-            attrs.evolve(line, fulfilled=line.fulfilled + line.open) for line in self.lines
-        )
+        lines = tuple(line._settle(fulfilled=line.open) for line in self.lines)
         return self._moved(state, now, lines=lines), moves
 
     def collect(
@@ -430,9 +459,7 @@ class Reservation:
                 moves.append((MovementKind.FULFILLED, line.sku, take))
             if rest:
                 moves.append((MovementKind.COMMIT_RELEASED, line.sku, rest))
-            lines.append(
-                attrs.evolve(line, fulfilled=line.fulfilled + take, released=line.released + rest)
-            )
+            lines.append(line._settle(fulfilled=take, released=rest))
         return self._moved(state, now, lines=tuple(lines)), moves
 
     def _collectable(self, quantities: Mapping[str, int]) -> dict[str, int]:
@@ -480,10 +507,7 @@ class Reservation:
                 (MovementKind.COMMIT_RELEASED, sku, units),
                 (MovementKind.ADJUSTED, sku, -units),
             ]
-        lines = tuple(
-            attrs.evolve(line, released=line.released + quantities.get(line.sku, 0))
-            for line in self.lines
-        )
+        lines = tuple(line._settle(released=quantities.get(line.sku, 0)) for line in self.lines)
         return self._moved(state, now, lines=lines), moves
 
     def release(self, now: datetime) -> tuple[Reservation, list[Change]]:
@@ -505,5 +529,5 @@ class Reservation:
     ) -> tuple[Reservation, list[Change]]:
         kind = MovementKind.HOLD_RELEASED if self.state is _S.HELD else MovementKind.COMMIT_RELEASED
         moves = [(kind, line.sku, line.open) for line in self.lines if line.open]
-        lines = tuple(attrs.evolve(line, released=line.released + line.open) for line in self.lines)
+        lines = tuple(line._settle(released=line.open) for line in self.lines)
         return self._moved(state, now, lines=lines), moves

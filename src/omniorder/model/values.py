@@ -133,6 +133,19 @@ class Line:
     quantity: int = attrs.field(validator=_line_quantity)
 
 
+def _trusted_line(sku: str, quantity: int) -> Line:
+    """A :class:`Line` of a sku and a quantity the model has already checked, made without
+    running the validators again (a reservation's own lines: values are validated once).
+
+    Only for values that went through :func:`~omniorder.model.checks.identifier` and
+    :func:`~omniorder.model.checks.positive`; anything from outside goes through ``Line(...)``.
+    """
+    line = object.__new__(Line)
+    object.__setattr__(line, "sku", sku)  # what attrs' own __init__ does, less the validators
+    object.__setattr__(line, "quantity", quantity)
+    return line
+
+
 def lines_of(quantities: Mapping[str, int]) -> tuple[Line, ...]:
     """The ``{sku: units}`` mapping as :class:`Line` values sorted by sku, skipping zeros."""
     return tuple(Line(sku, units) for sku, units in sorted(quantities.items()) if units)

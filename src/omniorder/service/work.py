@@ -111,7 +111,7 @@ class Work:
             keep = positions[(reservation.location, sku)].buffer(reservation.channel)
             self.move(reservation.location, sku, kind, units, reservation.id, keep=keep)
         self.uow.add_reservation(reservation)
-        lines = lines_of(reservation.quantities)
+        lines = reservation.quantity_lines()
         if reservation.state is ReservationState.HELD:
             assert reservation.expires_at is not None  # every hold has an expiry
             self.emit(
@@ -151,7 +151,7 @@ class Work:
                 location=reservation.location,
                 channel=reservation.channel,
                 order_id=reservation.order_id,
-                lines=lines_of(reservation.open_quantities),
+                lines=reservation.open_lines(),
             )
         )
         return self.save(confirmed)
@@ -171,7 +171,7 @@ class Work:
                 channel=reservation.channel,
                 order_id=reservation.order_id,
                 previous=reservation.state,
-                lines=lines_of(reservation.open_quantities if lines is None else lines),
+                lines=reservation.open_lines() if lines is None else lines_of(lines),
                 reason=reason,
             )
         )

@@ -2,17 +2,23 @@
 
 One lock serialises units of work (safe under many threads). Values are immutable, so a unit of
 work keeps an undo log of what it replaced and, on an exception, puts it all back: a failed
-command leaves no trace. Reservations that may expire are indexed by a heap on expiry per position
-(and one over all of them), so finding what is due never scans the live holds.
+command leaves no trace. The undo log is plain data (``(where, key, old value)`` tuples), never
+closures over the unit of work, so a unit of work is not a reference cycle and leaves nothing for
+the cyclic garbage collector. Reservations that may expire are indexed by a heap on expiry per
+position (and one over all of them), so finding what is due never scans the live holds. Events
+are numbered when first read: an event's ``seq`` is its place in the outbox.
 """
 
 from __future__ import annotations
 
 import heapq
 import threading
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
+from operator import attrgetter
+from types import TracebackType
+from typing import Final
 
 import attrs
 
@@ -63,6 +69,7 @@ class _Expiring:
 
 
 _SLACK = 16
+_BY_SKU_LOCATION = attrgetter("sku", "location")
 _EXPIRING = frozenset({ReservationState.HELD, ReservationState.READY})
 
 
@@ -90,18 +97,18 @@ class _State:
         follow a rolled-back unit of work as well.
         """
         old = self.reservations.get(reservation_id)
-        before = _expiry_keys(old)
+        before = _NOWHERE if old is None else _expiry_keys(old)
         if reservation is None:
             self.reservations.pop(reservation_id, None)
         else:
             self.reservations[reservation_id] = reservation
         after = _expiry_keys(reservation)
-        for key in before - after:
+        for key in before - after if before else ():
             index = self.expiring[key]
             index.ids.discard(reservation_id)
             if not index.ids and key is not None:
                 del self.expiring[key]  # an empty index per position is not kept
-            else:
+            elif len(index.heap) > 2 * len(index.ids) + _SLACK:
                 index.compact(self.reservations)
         if not after:
             return
@@ -115,10 +122,14 @@ class _State:
             if moved or key not in before:  # else its current entry is in the heap already
                 heapq.heappush(found.heap, (reservation.expires_at, reservation_id))
                 found.ids.add(reservation_id)
-                found.compact(self.reservations)
+                if len(found.heap) > 2 * len(found.ids) + _SLACK:
+                    found.compact(self.reservations)
 
 
-def _expiry_keys(reservation: Reservation | None) -> frozenset[PositionKey | None]:
+_NOWHERE: Final[frozenset[PositionKey | None]] = frozenset()
+
+
+def _expiry_keys(reservation: Reservation | None) -> AbstractSet[PositionKey | None]:
     """The indexes a reservation belongs in: its positions and None, if it may expire."""
     if (
         reservation is None
@@ -126,28 +137,89 @@ def _expiry_keys(reservation: Reservation | None) -> frozenset[PositionKey | Non
         or reservation.expires_at is None
         or not reservation.lines
     ):
-        return frozenset()
+        return _NOWHERE
     keys: set[PositionKey | None] = {(reservation.location, line.sku) for line in reservation.lines}
     keys.add(None)
-    return frozenset(keys)
+    return keys
+
+
+def _read_only() -> StoreError:
+    return StoreError("write in a read-only unit of work")
+
+
+_ABSENT: Final = object()
+"""In the undo log: the key was not there before (undo removes it)."""
+
+_Undo = tuple[object, object, object]
+"""One undo entry, ``(where, key, old value)``: ``where`` is a dict of :class:`_State` (put
+``old`` back under ``key``, or remove ``key`` when ``old`` is :data:`_ABSENT`), the ledger or
+the outbox (drop the last entry), or the state itself (``key`` names the attribute)."""
 
 
 class _MemoryUnitOfWork:
-    """A transaction over :class:`_State` with an undo log."""
+    """A transaction over :class:`_State` with an undo log; the context manager that holds the
+    store's lock for it (entering it opens the transaction, an exception rolls it back)."""
 
-    def __init__(self, state: _State, *, read_only: bool, tolerance: timedelta) -> None:
-        self._s = state
+    __slots__ = ("_read_only", "_s", "_store", "_tolerance", "_undo")
+
+    def __init__(self, store: InMemoryStore, *, read_only: bool) -> None:
+        self._store = store
+        self._s = store._state
         self._read_only = read_only
-        self._tolerance = tolerance
-        self._undo: list[Callable[[], object]] = []
+        self._tolerance = store.clock_tolerance
+        self._undo: list[_Undo] = []
+
+    def __enter__(self) -> _MemoryUnitOfWork:
+        store = self._store
+        store._lock.acquire()
+        try:
+            if store._closed:
+                raise StoreError("the store is closed")
+            if store._owner is not None:
+                raise StoreError("a unit of work is already open in this thread")
+        except BaseException:
+            store._lock.release()
+            raise
+        store._owner = threading.get_ident()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if kind is not None:
+                self.rollback()
+        finally:
+            self._store._owner = None
+            self._store._lock.release()
 
     def rollback(self) -> None:
-        while self._undo:
-            self._undo.pop()()
+        state = self._s
+        undo = self._undo
+        while undo:
+            where, key, old = undo.pop()
+            if isinstance(where, list):  # the ledger or the outbox
+                where.pop()
+            elif where is state.reservations:
+                assert isinstance(key, str)
+                state.put_reservation(None if old is _ABSENT else old, key)  # type: ignore[arg-type]
+            elif where is state:
+                assert isinstance(key, str)
+                setattr(state, key, old)
+            else:
+                assert isinstance(where, dict)
+                if old is _ABSENT:
+                    where.pop(key, None)
+                else:
+                    where[key] = old
 
     def _writable(self) -> None:
+        # the writes every command makes test self._read_only themselves (one call fewer)
         if self._read_only:
-            raise StoreError("write in a read-only unit of work")
+            raise _read_only()
 
     def _check_clock(self, at: datetime, last: datetime | None) -> None:
         """Refuse a change made at ``at`` before the row's last change ``last``."""
@@ -161,7 +233,7 @@ class _MemoryUnitOfWork:
         if existing is not None:
             return existing
         self._s.keys[record.key] = record
-        self._undo.append(lambda: self._s.keys.pop(record.key, None))
+        self._undo.append((self._s.keys, record.key, _ABSENT))
         return None
 
     def complete_key(self, key: str, result: str) -> None:
@@ -170,7 +242,7 @@ class _MemoryUnitOfWork:
         self._s.keys[key] = IdempotencyRecord(
             record.key, record.command, record.fingerprint, record.request, result, record.at
         )
-        self._undo.append(lambda: self._s.keys.__setitem__(key, record))
+        self._undo.append((self._s.keys, key, record))
 
     def idempotency_records(self) -> list[IdempotencyRecord]:
         return [self._s.keys[k] for k in sorted(self._s.keys)]
@@ -184,19 +256,24 @@ class _MemoryUnitOfWork:
         location: str | None = None,
         for_update: bool = False,
     ) -> list[Position]:
+        stored = self._s.positions
         if keys is not None:
-            found = [self._s.positions[k] for k in keys if k in self._s.positions]
+            found = [p for p in map(stored.get, keys) if p is not None]
         else:
-            found = list(self._s.positions.values())
-        found = [
-            p
-            for p in found
-            if (sku is None or p.sku == sku) and (location is None or p.location == location)
-        ]
-        return sorted(found, key=lambda p: (p.sku, p.location))
+            found = list(stored.values())
+        if sku is not None or location is not None:
+            found = [
+                p
+                for p in found
+                if (sku is None or p.sku == sku) and (location is None or p.location == location)
+            ]
+        if len(found) > 1:
+            found.sort(key=_BY_SKU_LOCATION)
+        return found
 
     def move(self, movement: Movement, *, keep: int = 0) -> Position:
-        self._writable()
+        if self._read_only:
+            raise _read_only()
         key = (movement.location, movement.sku)
         changed = self._s.changed.get(key)
         self._check_clock(movement.at, changed)
@@ -205,6 +282,7 @@ class _MemoryUnitOfWork:
         if refused := refusal(movement, after, keep):
             raise refused
         seq = len(self._s.ledger) + 1
+        # a copy numbered for the ledger (the caller's movement is a value: it is not changed)
         self._s.ledger.append(
             Movement(
                 seq,
@@ -220,37 +298,29 @@ class _MemoryUnitOfWork:
         self._s.positions[key] = after
         if changed is None or movement.at > changed:
             self._s.changed[key] = movement.at
-        self._undo.append(lambda: self._restore_position(key, before, changed))
-        self._undo.append(self._s.ledger.pop)
+        self._undo.append((self._s.changed, key, _ABSENT if changed is None else changed))
+        self._undo.append((self._s.positions, key, _ABSENT if before is None else before))
+        self._undo.append((self._s.ledger, None, None))
         return after
-
-    def _restore_position(
-        self, key: PositionKey, before: Position | None, changed: datetime | None
-    ) -> None:
-        if before is None:
-            self._s.positions.pop(key, None)
-            self._s.changed.pop(key, None)
-        else:
-            self._s.positions[key] = before
-            if changed is not None:
-                self._s.changed[key] = changed
 
     def movements(self, after: int = 0) -> list[Movement]:
         return self._s.ledger[max(0, after) :]
 
     # -- reservations ------------------------------------------------------------------------
     def add_reservation(self, reservation: Reservation) -> None:
-        self._writable()
+        if self._read_only:
+            raise _read_only()
         if reservation.id in self._s.reservations:
             raise StoreError(f"reservation {reservation.id!r} already exists")
         self._s.put_reservation(reservation, reservation.id)
-        self._undo.append(lambda: self._s.put_reservation(None, reservation.id))
+        self._undo.append((self._s.reservations, reservation.id, _ABSENT))
 
     def reservation(self, reservation_id: str, *, for_update: bool = False) -> Reservation | None:
         return self._s.reservations.get(reservation_id)
 
     def update_reservation(self, reservation: Reservation) -> None:
-        self._writable()
+        if self._read_only:
+            raise _read_only()
         before = self._s.reservations.get(reservation.id)
         if before is None or before.version != reservation.version - 1:
             raise ConcurrencyConflict(f"reservation {reservation.id!r} changed meanwhile")
@@ -259,7 +329,7 @@ class _MemoryUnitOfWork:
             before.updated_at or before.created_at,
         )
         self._s.put_reservation(reservation, reservation.id)
-        self._undo.append(lambda: self._s.put_reservation(before, reservation.id))
+        self._undo.append((self._s.reservations, reservation.id, before))
 
     def reservations(
         self, *, states: Collection[ReservationState] | None = None
@@ -301,7 +371,8 @@ class _MemoryUnitOfWork:
             for reservation_id in due:
                 found[reservation_id] = reservations[reservation_id]
         chosen = [r for r in found.values() if r.state in states]
-        chosen.sort(key=lambda r: (r.expires_at, r.id))
+        if len(chosen) > 1:
+            chosen.sort(key=lambda r: (r.expires_at, r.id))
         return chosen
 
     # -- orders ------------------------------------------------------------------------------
@@ -310,7 +381,7 @@ class _MemoryUnitOfWork:
         if record.id in self._s.orders:
             raise StoreError(f"order {record.id!r} already exists")
         self._s.orders[record.id] = record
-        self._undo.append(lambda: self._s.orders.pop(record.id, None))
+        self._undo.append((self._s.orders, record.id, _ABSENT))
 
     def order(self, order_id: str, *, for_update: bool = False) -> OrderRecord | None:
         return self._s.orders.get(order_id)
@@ -322,7 +393,7 @@ class _MemoryUnitOfWork:
             raise ConcurrencyConflict(f"order {record.id!r} changed meanwhile")
         self._check_clock(record.updated_at, before.updated_at)
         self._s.orders[record.id] = record
-        self._undo.append(lambda: self._s.orders.__setitem__(record.id, before))
+        self._undo.append((self._s.orders, record.id, before))
 
     def orders(self) -> list[OrderRecord]:
         return [self._s.orders[k] for k in sorted(self._s.orders)]
@@ -333,7 +404,7 @@ class _MemoryUnitOfWork:
         if rma.id in self._s.returns:
             raise StoreError(f"return {rma.id!r} already exists")
         self._s.returns[rma.id] = rma
-        self._undo.append(lambda: self._s.returns.pop(rma.id, None))
+        self._undo.append((self._s.returns, rma.id, _ABSENT))
 
     def return_authorization(
         self, rma_id: str, *, for_update: bool = False
@@ -347,7 +418,7 @@ class _MemoryUnitOfWork:
             raise ConcurrencyConflict(f"return {rma.id!r} changed meanwhile")
         self._check_clock(rma.updated_at, before.updated_at)
         self._s.returns[rma.id] = rma
-        self._undo.append(lambda: self._s.returns.__setitem__(rma.id, before))
+        self._undo.append((self._s.returns, rma.id, before))
 
     def returns(self, *, order_id: str | None = None) -> list[ReturnAuthorization]:
         return [
@@ -358,13 +429,23 @@ class _MemoryUnitOfWork:
 
     # -- events ------------------------------------------------------------------------------
     def append_event(self, event: Event) -> None:
-        self._writable()
-        self._s.events.append(attrs.evolve(event, seq=len(self._s.events) + 1))
-        self._undo.append(self._s.events.pop)
+        if self._read_only:
+            raise _read_only()
+        self._s.events.append(event)  # numbered when first read (see events)
+        self._undo.append((self._s.events, None, None))
 
     def events(self, after: int = 0, limit: int | None = None) -> list[Event]:
+        # An event's seq is its place in the outbox. It is given when the event is first read
+        # (and kept: the numbered copy replaces the one appended), so that a command pays for
+        # no copy of its events, and each event is copied once however often it is read.
+        events = self._s.events
         start = max(0, after)
-        return self._s.events[start:] if limit is None else self._s.events[start : start + limit]
+        page = slice(start, None if limit is None else start + limit)
+        for index in range(*page.indices(len(events))):
+            event = events[index]
+            if event.seq != index + 1:
+                events[index] = attrs.evolve(event, seq=index + 1)
+        return events[page]
 
 
 class InMemoryStore:
@@ -387,25 +468,9 @@ class InMemoryStore:
         self._owner: int | None = None
         self._closed = False
 
-    @contextmanager
-    def unit_of_work(self, *, read_only: bool = False) -> Iterator[_MemoryUnitOfWork]:
+    def unit_of_work(self, *, read_only: bool = False) -> _MemoryUnitOfWork:
         """Open a transaction; see :class:`~omniorder.stores.base.Store`."""
-        with self._lock:
-            if self._closed:
-                raise StoreError("the store is closed")
-            if self._owner is not None:
-                raise StoreError("a unit of work is already open in this thread")
-            self._owner = threading.get_ident()
-            uow = _MemoryUnitOfWork(
-                self._state, read_only=read_only, tolerance=self.clock_tolerance
-            )
-            try:
-                yield uow
-            except BaseException:
-                uow.rollback()
-                raise
-            finally:
-                self._owner = None
+        return _MemoryUnitOfWork(self, read_only=read_only)
 
     def close(self) -> None:
         """Forget everything; later units of work raise StoreError."""
