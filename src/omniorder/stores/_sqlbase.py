@@ -107,6 +107,19 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
     ) -> list[Position]:
         """See :meth:`~omniorder.stores.base.UnitOfWork.positions`."""
 
+    def _update_document(
+        self, table: str, what: str, record: OrderRecord | ReturnAuthorization
+    ) -> None:
+        """Replace an order record or a return kept whole as its JSON body."""
+        self._versioned_update(
+            table,
+            what,
+            record.id,
+            version=record.version,
+            at=record.updated_at,
+            columns=[("body", self._body(record))],
+        )
+
     # -- the clock guard, on the rows a command writes -----------------------------------------
     def _versioned_update(
         self,
@@ -279,14 +292,7 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
         return None if row is None else load(row[0], OrderRecord)
 
     def update_order(self, record: OrderRecord) -> None:
-        self._versioned_update(
-            "order_record",
-            "order",
-            record.id,
-            version=record.version,
-            at=record.updated_at,
-            columns=[("body", self._body(record))],
-        )
+        self._update_document("order_record", "order", record)
 
     def orders(self) -> list[OrderRecord]:
         rows = self._execute("SELECT body FROM order_record ORDER BY id")
@@ -309,14 +315,7 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
         return None if row is None else load(row[0], ReturnAuthorization)
 
     def update_return(self, rma: ReturnAuthorization) -> None:
-        self._versioned_update(
-            "return_authorization",
-            "return",
-            rma.id,
-            version=rma.version,
-            at=rma.updated_at,
-            columns=[("body", self._body(rma))],
-        )
+        self._update_document("return_authorization", "return", rma)
 
     def returns(self, *, order_id: str | None = None) -> list[ReturnAuthorization]:
         if order_id is None:
