@@ -43,7 +43,7 @@ import os
 import re
 import threading
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any, Final
@@ -167,6 +167,7 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
         for_update: bool = False,
     ) -> list[Position]:
         where, params = ["TRUE"], list[object]()
+        missing: tuple[str, tuple[list[str], list[str]]] | None = None
         if keys is not None:
             ordered = sorted_keys(keys)
             if not ordered:
@@ -174,9 +175,10 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
             skus, locations = _unnest(ordered)
             if for_update:
                 # Lock every wanted row, absent ones included, in the canonical order: insert
-                # the missing ones first (they stay locked until commit), then lock the rest.
+                # the missing ones first (they stay locked until commit), then lock the rest
+                # (both statements in one round trip, below).
                 self._writable()
-                self._c.execute(
+                missing = (
                     "INSERT INTO position (sku, location) "
                     "SELECT * FROM unnest(%s::text[], %s::text[]) ORDER BY 1, 2 "
                     "ON CONFLICT DO NOTHING",
@@ -202,7 +204,13 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
         if for_update:
             self._writable()
             query += " FOR UPDATE"
-        rows = self._c.execute(query, params)
+        if missing is None:
+            rows = self._c.execute(query, params).fetchall()
+        else:
+            with _one_round_trip(self._c):
+                self._c.execute(*missing)
+                cursor = self._c.execute(query, params)
+            rows = cursor.fetchall()
         return [position_from_row(row) for row in rows]
 
     # -- reservations ------------------------------------------------------------------------
@@ -265,7 +273,11 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
     def flush(self) -> None:
         """Write the buffered ledger rows and events, last, so that their numbers are drawn
         while this transaction holds every row lock it takes (a later writer of the same
-        position or stream draws larger ones)."""
+        position or stream draws larger ones), in one round trip."""
+        with _one_round_trip(self._c):
+            self._write_buffered()
+
+    def _write_buffered(self) -> None:
         if self._ledger:
             with self._c.cursor() as cur:
                 cur.executemany(
@@ -537,6 +549,12 @@ class PostgresStore:
 def _layout_script() -> str:
     folder = resources.files("omniorder.stores") / "schema" / "postgres" / "layout"
     return (folder / "hash_by_sku.sql").read_text(encoding="utf-8")
+
+
+def _one_round_trip(conn: psycopg.Connection[Any]) -> AbstractContextManager[object]:
+    """Send the statements of the block together and read their results once (libpq's pipeline
+    mode; one by one where the linked libpq has none)."""
+    return conn.pipeline() if psycopg.Pipeline.is_supported() else nullcontext()
 
 
 def _rollback(conn: psycopg.Connection[Any]) -> None:
