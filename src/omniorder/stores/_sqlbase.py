@@ -10,7 +10,8 @@ times are passed to the driver.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -80,6 +81,11 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
     def _executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
         """Run one shared statement (``?`` placeholders) once for each of ``rows``."""
 
+    def _together(self) -> AbstractContextManager[object]:
+        """A block whose statements the driver may send in one round trip (their results are
+        read once it ends)."""
+        return nullcontext()
+
     @abstractmethod
     def _body(self, value: object) -> object:
         """``value`` (a reservation, order record or return) as a JSON body for the driver."""
@@ -130,27 +136,32 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
         version: int,
         at: datetime,
         columns: Sequence[tuple[str, object]],
+        also: Callable[[], None] | None = None,
     ) -> None:
         """Replace the row ``ident`` of ``table`` stored at ``version - 1``, unless it changed
         meanwhile (:class:`ConcurrencyConflict`) or changed last more than the clock tolerance
-        after ``at`` (:class:`ClockWentBackwards`)."""
+        after ``at`` (:class:`ClockWentBackwards`); ``also`` writes what follows the row, in the
+        same round trip (undone with the rest if the row is refused)."""
         self._writable()
         guard_set, guard_where = self._STREAM_GUARD
         setters = ", ".join(f"{name} = ?" for name, _ in columns)
         at_us = micros(at)
-        changed = self._execute(
-            f"UPDATE {table} SET {setters}, version = ?, changed_us = ?{guard_set} "
-            f"WHERE id = ? AND version = ? AND changed_us <= ?{guard_where}",
-            (
-                *(value for _, value in columns),
-                version,
-                at_us,
-                ident,
-                version - 1,
-                at_us + self._tolerance_us,
-            ),
-        ).rowcount
-        if changed == 1:
+        with self._together():
+            cursor = self._execute(
+                f"UPDATE {table} SET {setters}, version = ?, changed_us = ?{guard_set} "
+                f"WHERE id = ? AND version = ? AND changed_us <= ?{guard_where}",
+                (
+                    *(value for _, value in columns),
+                    version,
+                    at_us,
+                    ident,
+                    version - 1,
+                    at_us + self._tolerance_us,
+                ),
+            )
+            if also is not None:
+                also()
+        if cursor.rowcount == 1:
             return
         row = self._execute(f"SELECT version, changed_us FROM {table} WHERE id = ?", (ident,))
         found = row.fetchone()
@@ -228,6 +239,10 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
     # -- reservations ------------------------------------------------------------------------
     def add_reservation(self, reservation: Reservation) -> None:
         self._writable()
+        with self._together():
+            self._add_reservation(reservation)
+
+    def _add_reservation(self, reservation: Reservation) -> None:
         self._execute(
             "INSERT INTO reservation (id, location, state, expires_us, version, body, changed_us) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -255,6 +270,18 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
         return None if row is None else load(row[0], Reservation)
 
     def update_reservation(self, reservation: Reservation) -> None:
+        def lines() -> None:
+            # Its lines follow (a reservation's location and skus never change): a finished
+            # reservation's lines leave the live index in the same transaction.
+            self._executemany(
+                "UPDATE reservation_line SET state = ?, expires_us = ? "
+                "WHERE sku = ? AND location = ? AND reservation_id = ?",
+                [
+                    (state, expires, sku, location, rid)
+                    for sku, location, rid, state, expires in _line_rows(reservation)
+                ],
+            )
+
         self._versioned_update(
             "reservation",
             "reservation",
@@ -266,16 +293,7 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
                 ("expires_us", _expires_us(reservation)),
                 ("body", self._body(reservation)),
             ],
-        )
-        # Its lines follow (a reservation's location and skus never change): a finished
-        # reservation's lines leave the live index in the same transaction.
-        self._executemany(
-            "UPDATE reservation_line SET state = ?, expires_us = ? "
-            "WHERE sku = ? AND location = ? AND reservation_id = ?",
-            [
-                (state, expires, sku, location, rid)
-                for sku, location, rid, state, expires in _line_rows(reservation)
-            ],
+            also=lines,
         )
 
     # -- orders ------------------------------------------------------------------------------

@@ -137,6 +137,10 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
     def _execute(self, statement: str, params: Sequence[object] = ()) -> psycopg.Cursor[Any]:
         return self._c.execute(_pyformat(statement), params)
 
+    def _together(self) -> AbstractContextManager[object]:
+        # (psycopg sends its implicit BEGIN and waits for it even in a pipeline: one round trip)
+        return _one_round_trip(self._c)
+
     def _executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
         with self._c.cursor() as cur:
             cur.executemany(_pyformat(statement), rows)
@@ -207,7 +211,7 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
         if missing is None:
             rows = self._c.execute(query, params).fetchall()
         else:
-            with _one_round_trip(self._c):
+            with self._together():
                 self._c.execute(*missing)
                 cursor = self._c.execute(query, params)
             rows = cursor.fetchall()
@@ -274,8 +278,9 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
         """Write the buffered ledger rows and events, last, so that their numbers are drawn
         while this transaction holds every row lock it takes (a later writer of the same
         position or stream draws larger ones), in one round trip."""
-        with _one_round_trip(self._c):
-            self._write_buffered()
+        if self._ledger or self._events:
+            with self._together():
+                self._write_buffered()
 
     def _write_buffered(self) -> None:
         if self._ledger:
