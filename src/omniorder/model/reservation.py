@@ -296,6 +296,11 @@ class Reservation:
             and now >= self.expires_at
         )
 
+    @property
+    def changed_at(self) -> datetime:
+        """When it last changed: its last transition, or its making."""
+        return self.updated_at or self.created_at
+
     def effective(self, now: datetime) -> Reservation:
         """The reservation as every reader must see it at ``now``.
 

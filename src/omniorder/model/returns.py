@@ -440,7 +440,7 @@ def fulfilments(
         seen.add((s.reservation_id, s.line_id))
         for held in reservation.lines:
             if held.sku == skus[s.line_id] and held.fulfilled:
-                when = reservation.updated_at or reservation.created_at
+                when = reservation.changed_at
                 found[s.line_id].append((when, held.fulfilled))
     return found
 

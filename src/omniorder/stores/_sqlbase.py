@@ -253,7 +253,7 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
                 _expires_us(reservation),
                 reservation.version,
                 self._body(reservation),
-                micros(_changed_at(reservation)),
+                micros(reservation.changed_at),
             ),
         )
         # Each line carries the reservation's state and deadline: the partial index on live
@@ -287,7 +287,7 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
             "reservation",
             reservation.id,
             version=reservation.version,
-            at=_changed_at(reservation),
+            at=reservation.changed_at,
             columns=[
                 ("state", reservation.state.value),
                 ("expires_us", _expires_us(reservation)),
@@ -367,10 +367,6 @@ def _line_rows(reservation: Reservation) -> list[tuple[str, str, str, str, int |
         (line.sku, reservation.location, reservation.id, state, expires)
         for line in reservation.lines
     ]
-
-
-def _changed_at(reservation: Reservation) -> datetime:
-    return reservation.updated_at or reservation.created_at
 
 
 def _expires_us(reservation: Reservation) -> int | None:

@@ -324,10 +324,7 @@ class _MemoryUnitOfWork:
         before = self._s.reservations.get(reservation.id)
         if before is None or before.version != reservation.version - 1:
             raise ConcurrencyConflict(f"reservation {reservation.id!r} changed meanwhile")
-        self._check_clock(
-            reservation.updated_at or reservation.created_at,
-            before.updated_at or before.created_at,
-        )
+        self._check_clock(reservation.changed_at, before.changed_at)
         self._s.put_reservation(reservation, reservation.id)
         self._undo.append((self._s.reservations, reservation.id, before))
 
