@@ -86,6 +86,8 @@ _POSITION_COLUMNS: Final = "sku, location, " + ", ".join(COUNTERS)
 _SCHEMA: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_IDENTIFIER: Final = 63
 """PostgreSQL's default NAMEDATALEN - 1; the server's own limit is checked when it is reached."""
+_PIPELINES: Final = psycopg.Pipeline.is_supported()
+"""Whether the linked libpq has pipeline mode (asked once, not on every command)."""
 _MIGRATION_LOCK: Final = 0x6F6D6E69  # "omni": the advisory lock that serialises migrations
 _HOT_TABLES: Final = ("position", "ledger", "reservation_line")
 """The tables keyed by sku first: hash-partitioned by sku with ``partitions=N``."""
@@ -559,7 +561,7 @@ def _layout_script() -> str:
 def _one_round_trip(conn: psycopg.Connection[Any]) -> AbstractContextManager[object]:
     """Send the statements of the block together and read their results once (libpq's pipeline
     mode; one by one where the linked libpq has none)."""
-    return conn.pipeline() if psycopg.Pipeline.is_supported() else nullcontext()
+    return conn.pipeline() if _PIPELINES else nullcontext()
 
 
 def _rollback(conn: psycopg.Connection[Any]) -> None:
