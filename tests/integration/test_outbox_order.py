@@ -45,19 +45,23 @@ def test_an_older_transaction_may_not_write_a_stream_a_younger_one_changed(
     held = engine.reserve(STORE_1, {"lamp": 1}, channel=Channel.WEB)
     later = START + timedelta(seconds=1)
     stock = Movement(0, later, STORE_1, "lamp", MovementKind.RECEIVED, 1, "older", None)
-    with store.unit_of_work() as older:
-        older.move(stock)  # its first write: it takes the older transaction id
-        with store.unit_of_work() as younger:  # another connection: a younger id
-            found = younger.reservation(held.id, for_update=True)
-            assert found is not None
-            younger.update_reservation(attrs.evolve(found, version=2, updated_at=later))
-        seen = older.reservation(held.id, for_update=True)  # the younger one's commit
-        assert seen is not None
-        assert seen.version == 2
-        refused = attrs.evolve(seen, version=3, updated_at=later)
-        with pytest.raises(ConcurrencyConflict):
-            older.update_reservation(refused)
-        older.move(stock)  # (the engine would roll back and run the command again)
+
+    def older_writes_after_younger() -> None:
+        with store.unit_of_work() as older:
+            older.move(stock)  # its first write: it takes the older transaction id
+            with store.unit_of_work() as younger:  # another connection: a younger id
+                found = younger.reservation(held.id, for_update=True)
+                assert found is not None
+                younger.update_reservation(attrs.evolve(found, version=2, updated_at=later))
+            seen = older.reservation(held.id, for_update=True)  # the younger one's commit
+            assert seen is not None
+            assert seen.version == 2
+            older.update_reservation(attrs.evolve(seen, version=3, updated_at=later))
+
+    # Refused when it writes the row, or at the latest when it commits (a write on a row it
+    # locked waits for the commit's round trip); the engine would run the command again.
+    with pytest.raises(ConcurrencyConflict):
+        older_writes_after_younger()
     assert engine.reservation(held.id).version == 2  # the older one did not write it
 
 

@@ -255,16 +255,16 @@ def _losing(dsn: str, schema: str, *, applied: bool) -> Any:
     class Losing(PostgresStore):
         armed = False
 
-        def _commit(self, conn: psycopg.Connection[Any]) -> None:
+        def _commit(self, conn: psycopg.Connection[Any], uow: Any) -> None:
             if not self.armed:
-                return super()._commit(conn)
+                return super()._commit(conn, uow)
             self.armed = False
             if applied:
-                super()._commit(conn)
+                super()._commit(conn, uow)
                 raise psycopg.OperationalError("server closed the connection unexpectedly")
             with psycopg.connect(dsn, autocommit=True) as killer:
                 killer.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
-            return super()._commit(conn)
+            return super()._commit(conn, uow)
 
     return Losing(dsn, schema=schema)
 

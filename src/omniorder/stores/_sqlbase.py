@@ -10,7 +10,7 @@ times are passed to the driver.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -34,9 +34,13 @@ from omniorder.stores._sql import (
 )
 from omniorder.stores.base import IdempotencyRecord, PositionKey
 
-__all__ = ["Rows", "SQLUnitOfWork"]
+__all__ = ["Rows", "SQLUnitOfWork", "Step"]
 
 Conn = TypeVar("Conn")
+
+Step = tuple[str, Sequence[Sequence[object]]]
+"""A shared statement and the rows of arguments it runs with, once each: a write whose result
+nobody reads (see :meth:`SQLUnitOfWork._apply`)."""
 
 
 class Rows(Protocol):
@@ -85,6 +89,32 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
         """A block whose statements the driver may send in one round trip (their results are
         read once it ends)."""
         return nullcontext()
+
+    def _apply(self, steps: Sequence[Step]) -> None:
+        """Run writes whose results nobody reads and which cannot be refused except by an error
+        (a constraint, a guard that raises): an adapter may send them later, with the next
+        statement whose result is read or with the commit, in one round trip."""
+        with self._together():
+            for statement, rows in steps:
+                self._executemany(statement, rows)
+
+    def _remember(self, table: str, ident: str, version: int, changed_us: int) -> None:
+        """A hook: the row ``ident`` of ``table`` (a reservation, order or return) is locked by
+        this transaction until it ends, at ``version``, last changed at ``changed_us``."""
+
+    def _read_document(
+        self, table: str, ident: str, for_update: bool
+    ) -> str | dict[str, object] | None:
+        """The JSON body of the row ``ident`` of ``table`` (locked until commit with
+        ``for_update``: then :meth:`_remember` is told its version and last change)."""
+        query = f"SELECT body, version, changed_us FROM {table} WHERE id = ?"
+        row = self._execute(query + self._lock(for_update), (ident,)).fetchone()
+        if row is None:
+            return None
+        if for_update:
+            self._remember(table, ident, row[1], row[2])
+        body: str | dict[str, object] = row[0]
+        return body
 
     @abstractmethod
     def _body(self, value: object) -> object:
@@ -136,7 +166,7 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
         version: int,
         at: datetime,
         columns: Sequence[tuple[str, object]],
-        also: Callable[[], None] | None = None,
+        also: Sequence[Step] = (),
     ) -> None:
         """Replace the row ``ident`` of ``table`` stored at ``version - 1``, unless it changed
         meanwhile (:class:`ConcurrencyConflict`) or changed last more than the clock tolerance
@@ -159,8 +189,8 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
                     at_us + self._tolerance_us,
                 ),
             )
-            if also is not None:
-                also()
+            for statement, rows in also:
+                self._executemany(statement, rows)
         if cursor.rowcount == 1:
             return
         row = self._execute(f"SELECT version, changed_us FROM {table} WHERE id = ?", (ident,))
@@ -188,7 +218,7 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
 
     def complete_key(self, key: str, result: str) -> None:
         self._writable()
-        self._execute("UPDATE idempotency SET result = ? WHERE key = ?", (result, key))
+        self._apply([("UPDATE idempotency SET result = ? WHERE key = ?", [(result, key)])])
 
     def idempotency_records(self) -> list[IdempotencyRecord]:
         rows = self._execute(
@@ -239,49 +269,49 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
     # -- reservations ------------------------------------------------------------------------
     def add_reservation(self, reservation: Reservation) -> None:
         self._writable()
-        with self._together():
-            self._add_reservation(reservation)
-
-    def _add_reservation(self, reservation: Reservation) -> None:
-        self._execute(
-            "INSERT INTO reservation (id, location, state, expires_us, version, body, changed_us) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                reservation.id,
-                reservation.location,
-                reservation.state.value,
-                _expires_us(reservation),
-                reservation.version,
-                self._body(reservation),
-                micros(reservation.changed_at),
-            ),
+        row = (
+            reservation.id,
+            reservation.location,
+            reservation.state.value,
+            _expires_us(reservation),
+            reservation.version,
+            self._body(reservation),
+            micros(reservation.changed_at),
         )
-        # Each line carries the reservation's state and deadline: the partial index on live
-        # lines (reservation_line_due) lets the sweep read only the holds of its positions.
-        self._executemany(
-            "INSERT INTO reservation_line (sku, location, reservation_id, state, expires_us) "
-            "VALUES (?, ?, ?, ?, ?)",
-            _line_rows(reservation),
+        self._apply(
+            [
+                (
+                    "INSERT INTO reservation "
+                    "(id, location, state, expires_us, version, body, changed_us) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [row],
+                ),
+                # Each line carries the reservation's state and deadline: the partial index on
+                # live lines (reservation_line_due) lets the sweep read only the holds of its
+                # positions.
+                (
+                    "INSERT INTO reservation_line "
+                    "(sku, location, reservation_id, state, expires_us) VALUES (?, ?, ?, ?, ?)",
+                    _line_rows(reservation),
+                ),
+            ]
         )
 
     def reservation(self, reservation_id: str, *, for_update: bool = False) -> Reservation | None:
-        query = "SELECT body FROM reservation WHERE id = ?" + self._lock(for_update)
-        row = self._execute(query, (reservation_id,)).fetchone()
-        return None if row is None else load(row[0], Reservation)
+        body = self._read_document("reservation", reservation_id, for_update)
+        return None if body is None else load(body, Reservation)
 
     def update_reservation(self, reservation: Reservation) -> None:
-        def lines() -> None:
-            # Its lines follow (a reservation's location and skus never change): a finished
-            # reservation's lines leave the live index in the same transaction.
-            self._executemany(
-                "UPDATE reservation_line SET state = ?, expires_us = ? "
-                "WHERE sku = ? AND location = ? AND reservation_id = ?",
-                [
-                    (state, expires, sku, location, rid)
-                    for sku, location, rid, state, expires in _line_rows(reservation)
-                ],
-            )
-
+        # Its lines follow (a reservation's location and skus never change): a finished
+        # reservation's lines leave the live index in the same transaction.
+        lines = (
+            "UPDATE reservation_line SET state = ?, expires_us = ? "
+            "WHERE sku = ? AND location = ? AND reservation_id = ?",
+            [
+                (state, expires, sku, location, rid)
+                for sku, location, rid, state, expires in _line_rows(reservation)
+            ],
+        )
         self._versioned_update(
             "reservation",
             "reservation",
@@ -293,21 +323,24 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
                 ("expires_us", _expires_us(reservation)),
                 ("body", self._body(reservation)),
             ],
-            also=lines,
+            also=[lines],
         )
 
     # -- orders ------------------------------------------------------------------------------
     def add_order(self, record: OrderRecord) -> None:
         self._writable()
-        self._execute(
-            "INSERT INTO order_record (id, version, body, changed_us) VALUES (?, ?, ?, ?)",
-            (record.id, record.version, self._body(record), micros(record.updated_at)),
+        self._apply(
+            [
+                (
+                    "INSERT INTO order_record (id, version, body, changed_us) VALUES (?, ?, ?, ?)",
+                    [(record.id, record.version, self._body(record), micros(record.updated_at))],
+                )
+            ]
         )
 
     def order(self, order_id: str, *, for_update: bool = False) -> OrderRecord | None:
-        query = "SELECT body FROM order_record WHERE id = ?" + self._lock(for_update)
-        row = self._execute(query, (order_id,)).fetchone()
-        return None if row is None else load(row[0], OrderRecord)
+        body = self._read_document("order_record", order_id, for_update)
+        return None if body is None else load(body, OrderRecord)
 
     def update_order(self, record: OrderRecord) -> None:
         self._update_document("order_record", "order", record)
@@ -319,18 +352,21 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
     # -- returns -----------------------------------------------------------------------------
     def add_return(self, rma: ReturnAuthorization) -> None:
         self._writable()
-        self._execute(
-            "INSERT INTO return_authorization (id, order_id, version, body, changed_us) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (rma.id, rma.order_id, rma.version, self._body(rma), micros(rma.updated_at)),
+        self._apply(
+            [
+                (
+                    "INSERT INTO return_authorization (id, order_id, version, body, changed_us) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(rma.id, rma.order_id, rma.version, self._body(rma), micros(rma.updated_at))],
+                )
+            ]
         )
 
     def return_authorization(
         self, rma_id: str, *, for_update: bool = False
     ) -> ReturnAuthorization | None:
-        query = "SELECT body FROM return_authorization WHERE id = ?" + self._lock(for_update)
-        row = self._execute(query, (rma_id,)).fetchone()
-        return None if row is None else load(row[0], ReturnAuthorization)
+        body = self._read_document("return_authorization", rma_id, for_update)
+        return None if body is None else load(body, ReturnAuthorization)
 
     def update_return(self, rma: ReturnAuthorization) -> None:
         self._update_document("return_authorization", "return", rma)

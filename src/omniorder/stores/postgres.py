@@ -28,6 +28,13 @@ How it keeps the promises:
   :class:`~omniorder.ConcurrencyConflict`, which the engine retries with jittered backoff; a
   connection lost while committing surfaces as :class:`~omniorder.CommitOutcomeUnknown` (retry
   with the same key); no psycopg exception reaches the caller unwrapped;
+* few round trips: the connection is in autocommit mode and a unit of work sends ``BEGIN`` with
+  its first statement; where a row is locked ``FOR UPDATE``, Python decides what a conditional
+  statement would, and the write waits (with the other writes whose result nothing reads) for
+  the pipeline that carries the ledger rows, the events and ``COMMIT``; the write still checks
+  on the server that the row is as it was read (else ``NULL`` in a ``NOT NULL`` column aborts
+  the transaction, a :class:`~omniorder.ConcurrencyConflict`). A reserve is two round trips, a
+  confirm or a keyed reserve three;
 * one connection pool per process, never carried across ``fork()``.
 
 The hot tables (``position``, ``ledger``, ``reservation_line``) are keyed by sku first, and every
@@ -42,7 +49,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from importlib import resources
@@ -50,16 +57,25 @@ from typing import Any, Final
 
 from omniorder.model import checks
 from omniorder.model.errors import (
+    ClockWentBackwards,
     CommitOutcomeUnknown,
     ConcurrencyConflict,
     InvalidInput,
     StoreError,
 )
 from omniorder.model.events import Event
-from omniorder.model.position import COUNTERS, Movement, Position
+from omniorder.model.position import COUNTERS, Movement, Position, refusal
 from omniorder.model.reservation import Reservation, ReservationState
-from omniorder.stores._sql import EXPIRING, dump, load, micros, migrations, position_from_row
-from omniorder.stores._sqlbase import SQLUnitOfWork
+from omniorder.stores._sql import (
+    EXPIRING,
+    dump,
+    from_micros,
+    load,
+    micros,
+    migrations,
+    position_from_row,
+)
+from omniorder.stores._sqlbase import SQLUnitOfWork, Step
 from omniorder.stores.base import PositionKey, sorted_keys
 
 try:
@@ -120,8 +136,40 @@ EVENTS_PER_TRANSACTION: Final = 1 << _PLACE_BITS
 """An event's number is ``xid * EVENTS_PER_TRANSACTION + n``: at most this many per unit of work."""
 
 
+_BEGIN: Final = "BEGIN ISOLATION LEVEL READ COMMITTED"
+_BEGIN_READ_ONLY: Final = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+_GUARDED: Final = frozenset({"on_hand", "version"})
+"""The columns a waiting write sets to NULL when its row is not as this transaction read it
+(their NOT NULL constraint then aborts the transaction: see :meth:`_PgUnitOfWork._apply`)."""
+_SET_POSITION: Final = (
+    f"UPDATE position SET on_hand = CASE WHEN ({', '.join(COUNTERS)}, changed_us) = "
+    f"({', '.join(['%s'] * (len(COUNTERS) + 1))}) THEN %s END, "
+    + "".join(f"{name} = %s, " for name in COUNTERS[1:])
+    + "changed_us = %s WHERE sku = %s AND location = %s"
+)
+"""Write a position this transaction has locked: its new counters, if the row still holds the
+counters it read (else ``on_hand`` is NULL, which aborts the transaction)."""
+
+_KEYS: Final = (
+    "sku = ANY(%s::text[]) AND (sku, location) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+)
+"""The positions of a list of keys (skus, skus, locations). ``sku = ANY`` names the
+distribution key: the planner reads only the partitions (a distributed engine, the shards) of
+these skus."""
+
+
 class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
-    """One transaction on one pooled connection; ledger rows and events wait for the commit."""
+    """One transaction on one pooled connection, in few round trips.
+
+    The connection is in autocommit mode: the unit of work sends ``BEGIN`` itself, with its
+    first statement. Writes nobody reads the result of wait (:meth:`_apply`) and go with the
+    next statement that is read, or with the ledger rows, the events and ``COMMIT``
+    (:meth:`commit`), in one pipeline. Rows locked ``FOR UPDATE`` are remembered, so a command
+    decides in Python what a conditional statement would (a movement on a locked position, a
+    versioned update of a locked reservation, order or return) and its write waits too; the
+    write still checks on the server that the row is as it was read, and aborts the
+    transaction (a :class:`ConcurrencyConflict`) if it is not.
+    """
 
     _NO_LIMIT = None
     _STREAM_GUARD = (f", writer = {_XID}", f" AND writer <= {_XID}")
@@ -135,17 +183,68 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
         super().__init__(conn, read_only=read_only, tolerance=tolerance)
         self._ledger: list[Movement] = []
         self._events: list[Event] = []
+        self._waiting: list[Step] = []
+        self._begun = False
+        self._piping = False
+        self._held: dict[PositionKey, tuple[Position, int]] = {}
+        """Positions locked by this transaction: as this transaction left them, and when."""
+        self._locked: dict[tuple[str, str], tuple[int, int]] = {}
+        """Reservation, order and return rows locked by this transaction: version, changed_us."""
+
+    # -- sending -------------------------------------------------------------------------------
+    @contextmanager
+    def _together(self) -> Iterator[None]:
+        """A pipeline block that starts with BEGIN (once) and the writes that wait."""
+        if self._piping:
+            yield
+            return
+        with _one_round_trip(self._c):
+            self._piping = True
+            try:
+                if not self._begun:
+                    self._c.execute(_BEGIN_READ_ONLY if self._read_only else _BEGIN)
+                    self._begun = True
+                waiting, self._waiting = self._waiting, []
+                for query, rows in waiting:
+                    self._send_many(query, rows)
+                yield
+            finally:
+                self._piping = False
+
+    def _run(self, query: str, params: Sequence[object] = ()) -> psycopg.Cursor[Any]:
+        """Run ``query`` (psycopg placeholders); BEGIN and the waiting writes go with it."""
+        if self._piping or (self._begun and not self._waiting):
+            return self._c.execute(query, params)
+        with self._together():
+            return self._c.execute(query, params)
+
+    def _send_many(self, query: str, rows: Sequence[Sequence[object]]) -> None:
+        if len(rows) == 1:
+            self._c.execute(query, rows[0])
+        elif rows:
+            with self._c.cursor() as cur:
+                cur.executemany(query, rows)
 
     def _execute(self, statement: str, params: Sequence[object] = ()) -> psycopg.Cursor[Any]:
-        return self._c.execute(_pyformat(statement), params)
-
-    def _together(self) -> AbstractContextManager[object]:
-        # (psycopg sends its implicit BEGIN and waits for it even in a pipeline: one round trip)
-        return _one_round_trip(self._c)
+        return self._run(_pyformat(statement), params)
 
     def _executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
-        with self._c.cursor() as cur:
-            cur.executemany(_pyformat(statement), rows)
+        with self._together():
+            self._send_many(_pyformat(statement), rows)
+
+    def _apply(self, steps: Sequence[Step]) -> None:
+        self._writable()
+        self._waiting += [(_pyformat(statement), rows) for statement, rows in steps]
+
+    def commit(self) -> None:
+        """Send the waiting writes, the ledger rows, the events and ``COMMIT`` in one round
+        trip. The ledger rows and events go last, so that their numbers are drawn while this
+        transaction holds every row lock it takes (a later writer of the same position or
+        stream draws larger ones)."""
+        if self._begun or self._waiting or self._ledger or self._events:
+            with self._together():
+                self._write_buffered()
+                self._c.execute("COMMIT")
 
     def _body(self, value: object) -> Jsonb:
         # The converter has encoded the document already: JSONB takes the text as is.
@@ -161,7 +260,73 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
         return " FOR UPDATE"
 
     def _write_ledger(self, movement: Movement) -> None:
-        self._ledger.append(movement)  # numbered and written by flush()
+        self._ledger.append(movement)  # numbered and written by commit()
+
+    # -- rows this transaction has locked ----------------------------------------------------
+    def _remember(self, table: str, ident: str, version: int, changed_us: int) -> None:
+        self._locked[(table, ident)] = (version, changed_us)
+
+    def _versioned_update(
+        self,
+        table: str,
+        what: str,
+        ident: str,
+        *,
+        version: int,
+        at: datetime,
+        columns: Sequence[tuple[str, object]],
+        also: Sequence[Step] = (),
+    ) -> None:
+        self._writable()
+        at_us = micros(at)
+        locked = self._locked.get((table, ident))
+        if locked is None or locked[0] != version - 1:
+            super()._versioned_update(
+                table, what, ident, version=version, at=at, columns=columns, also=also
+            )
+        elif locked[1] > at_us + self._tolerance_us:
+            raise ClockWentBackwards(at, from_micros(locked[1]))
+        else:
+            # Decided: the row is locked at version - 1. The write waits; the stream guard
+            # (no smaller transaction id writes after a larger one) stays on the server.
+            setters = "".join(f"{name} = %s, " for name, _ in columns)
+            query = (
+                f"UPDATE {table} SET {setters}version = CASE WHEN version = %s "
+                f"AND writer <= {_XID} THEN %s END, changed_us = %s, writer = {_XID} "
+                "WHERE id = %s"
+            )
+            row = (*(value for _, value in columns), version - 1, version, at_us, ident)
+            self._waiting.append((query, [row]))
+            self._apply(also)
+        self._locked[(table, ident)] = (version, at_us)
+
+    def move(self, movement: Movement, *, keep: int = 0) -> Position:
+        key = (movement.location, movement.sku)
+        held = self._held.get(key)
+        if held is None:
+            return super().move(movement, keep=keep)
+        self._writable()
+        before, changed = held
+        at = micros(movement.at)
+        if changed > at + self._tolerance_us:
+            raise ClockWentBackwards(movement.at, from_micros(changed))
+        after = before.apply(movement.kind, movement.quantity)
+        if (refused := refusal(movement, after, keep)) is not None:
+            raise refused
+        now = max(changed, at)
+        counters = [getattr(after, name) for name in COUNTERS]
+        row = (
+            *(getattr(before, name) for name in COUNTERS),
+            changed,
+            *counters,
+            now,
+            movement.sku,
+            movement.location,
+        )
+        self._waiting.append((_SET_POSITION, [row]))
+        self._held[key] = (after, now)
+        self._write_ledger(movement)
+        return after
 
     # -- positions ---------------------------------------------------------------------------
     def positions(
@@ -172,30 +337,26 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
         location: str | None = None,
         for_update: bool = False,
     ) -> list[Position]:
-        where, params = ["TRUE"], list[object]()
-        missing: tuple[str, tuple[list[str], list[str]]] | None = None
         if keys is not None:
             ordered = sorted_keys(keys)
             if not ordered:
                 return []
+            if (
+                for_update
+                and sku is None
+                and location is None
+                and self._held.keys() >= set(ordered)
+            ):
+                return [self._held[k][0] for k in ordered]  # locked, as this transaction left them
+        if for_update and keys is not None and sku is None and location is None:
+            self._writable()
+            with self._together():
+                cursor = self._lock_positions(ordered)
+            return self._hold(cursor)
+        where, params = ["TRUE"], list[object]()
+        if keys is not None:
             skus, locations = _unnest(ordered)
-            if for_update:
-                # Lock every wanted row, absent ones included, in the canonical order: insert
-                # the missing ones first (they stay locked until commit), then lock the rest
-                # (both statements in one round trip, below).
-                self._writable()
-                missing = (
-                    "INSERT INTO position (sku, location) "
-                    "SELECT * FROM unnest(%s::text[], %s::text[]) ORDER BY 1, 2 "
-                    "ON CONFLICT DO NOTHING",
-                    (skus, locations),
-                )
-            # sku = ANY names the distribution key: the planner reads only the partitions (a
-            # distributed engine, the shards) of these skus.
-            where.append(
-                "sku = ANY(%s::text[]) "
-                "AND (sku, location) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
-            )
+            where.append(_KEYS)
             params += [skus, skus, locations]
         if sku is not None:
             where.append("sku = %s")
@@ -204,29 +365,48 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
             where.append("location = %s")
             params.append(location)
         query = (
-            f"SELECT {_POSITION_COLUMNS} FROM position WHERE {' AND '.join(where)} "
+            f"SELECT {_POSITION_COLUMNS}, changed_us FROM position WHERE {' AND '.join(where)} "
             "ORDER BY sku, location"
         )
-        if for_update:
-            self._writable()
-            query += " FOR UPDATE"
-        if missing is None:
-            rows = self._c.execute(query, params).fetchall()
-        else:
-            with self._together():
-                self._c.execute(*missing)
-                cursor = self._c.execute(query, params)
-            rows = cursor.fetchall()
-        return [position_from_row(row) for row in rows]
+        if not for_update:
+            return [position_from_row(row[:-1]) for row in self._run(query, params)]
+        self._writable()
+        return self._hold(self._run(query + " FOR UPDATE", params))
+
+    def _lock_positions(self, ordered: Sequence[PositionKey]) -> psycopg.Cursor[Any]:
+        """Lock the positions of ``ordered`` (in a pipeline block), absent ones included, in
+        the canonical order: insert the missing ones first (they stay locked until commit),
+        then lock the rest; the cursor gives ``(<position columns>, changed_us)``."""
+        skus, locations = _unnest(ordered)
+        self._c.execute(
+            "INSERT INTO position (sku, location) "
+            "SELECT * FROM unnest(%s::text[], %s::text[]) ORDER BY 1, 2 "
+            "ON CONFLICT DO NOTHING",
+            (skus, locations),
+        )
+        return self._c.execute(
+            f"SELECT {_POSITION_COLUMNS}, changed_us FROM position WHERE {_KEYS} "
+            "ORDER BY sku, location FOR UPDATE",
+            (skus, skus, locations),
+        )
+
+    def _hold(self, rows: Iterable[Sequence[Any]]) -> list[Position]:
+        """Positions just locked ``(<position columns>, changed_us)``, remembered."""
+        found = []
+        for row in rows:
+            position = position_from_row(row[:-1])
+            self._held[(position.location, position.sku)] = (position, row[-1])
+            found.append(position)
+        return found
 
     # -- reservations ------------------------------------------------------------------------
     def reservations(
         self, *, states: Collection[ReservationState] | None = None
     ) -> list[Reservation]:
         if states is None:
-            rows = self._c.execute("SELECT body FROM reservation ORDER BY id")
+            rows = self._run("SELECT body FROM reservation ORDER BY id")
         else:
-            rows = self._c.execute(
+            rows = self._run(
                 "SELECT body FROM reservation WHERE state = ANY(%s) ORDER BY id",
                 ([s.value for s in states],),
             )
@@ -241,14 +421,22 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
         for_update: bool = False,
         skip_locked: bool = False,
     ) -> list[Reservation]:
+        """See the Store protocol. Locking the due holds of ``keys``, it locks the positions of
+        ``keys`` too, after them and in the same round trip: every caller goes on to lock them
+        (to decide on the stock the sweep left), and the lock order stays the canonical one
+        (reservations, then positions)."""
         wanted = {s.value for s in states}
         if not wanted <= set(EXPIRING):
             raise StoreError(f"only {EXPIRING} reservations expire")
         # The literal states let the planner use the partial indexes on live rows:
         # reservation_due (every due hold) and reservation_line_due (the holds of a position, by
         # deadline). Finished reservations are in neither, so history never enters the plan.
-        query = "SELECT body FROM reservation WHERE state IN ('HELD', 'READY') AND expires_us <= %s"
+        query = (
+            "SELECT body, version, changed_us FROM reservation "
+            "WHERE state IN ('HELD', 'READY') AND expires_us <= %s"
+        )
         params: list[object] = [micros(now)]
+        ordered: list[PositionKey] = []
         if keys is not None:
             ordered = sorted_keys(keys)
             if not ordered:
@@ -263,26 +451,32 @@ class _PgUnitOfWork(SQLUnitOfWork[psycopg.Connection[Any]]):
             skus, locations = _unnest(ordered)
             params += [skus, locations, skus, micros(now)]
         query += " ORDER BY expires_us, id"
-        if for_update:
+        if not for_update:
+            rows = self._run(query, params).fetchall()
+        else:
             self._writable()
             query += " FOR UPDATE SKIP LOCKED" if skip_locked else " FOR UPDATE"
-        rows = self._c.execute(query, params)
-        found = [load(row[0], Reservation) for row in rows]
-        return [r for r in found if r.state.value in wanted]
+            lock_positions = bool(ordered) and not skip_locked
+            with self._together():
+                cursor = self._c.execute(query, params)
+                if lock_positions:
+                    positions = self._lock_positions(ordered)
+            rows = cursor.fetchall()
+            if lock_positions:
+                self._hold(positions)
+        found = []
+        for body, version, changed_us in rows:
+            reservation = load(body, Reservation)
+            if for_update:
+                self._remember("reservation", reservation.id, version, changed_us)
+            if reservation.state.value in wanted:
+                found.append(reservation)
+        return found
 
     # -- events ------------------------------------------------------------------------------
     def append_event(self, event: Event) -> None:
         self._writable()
         self._events.append(event)
-
-    # -- commit ----------------------------------------------------------------------------
-    def flush(self) -> None:
-        """Write the buffered ledger rows and events, last, so that their numbers are drawn
-        while this transaction holds every row lock it takes (a later writer of the same
-        position or stream draws larger ones), in one round trip."""
-        if self._ledger or self._events:
-            with self._together():
-                self._write_buffered()
 
     def _write_buffered(self) -> None:
         if self._ledger:
@@ -388,8 +582,8 @@ class PostgresStore:
         conn.autocommit = True
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
         conn.execute("SET TIME ZONE 'UTC'")
-        conn.autocommit = False
-        conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+        # Autocommit: a unit of work sends BEGIN itself, in the same round trip as its first
+        # statement (psycopg would send it alone and wait for it).
 
     def _pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
         with self._guard:
@@ -511,23 +705,19 @@ class PostgresStore:
     def _transaction(
         self, conn: psycopg.Connection[Any], *, read_only: bool
     ) -> Iterator[_PgUnitOfWork]:
-        try:
-            if read_only:
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            uow = _PgUnitOfWork(conn, read_only=read_only, tolerance=self.clock_tolerance)
-        except psycopg.Error as error:
-            _rollback(conn)
-            raise _translate(error) from error
+        uow = _PgUnitOfWork(conn, read_only=read_only, tolerance=self.clock_tolerance)
         try:
             yield uow
-            uow.flush()
         except BaseException as error:
             _rollback(conn)
             if isinstance(error, psycopg.Error):
                 raise _translate(error) from error
             raise
         try:
-            self._commit(conn)
+            self._commit(conn, uow)
+        except _RETRYABLE as error:  # the transaction is over and did not commit
+            _rollback(conn)
+            raise _translate(error) from error
         except psycopg.OperationalError as error:
             raise CommitOutcomeUnknown(
                 f"the connection failed while committing: {error}", None
@@ -536,9 +726,10 @@ class PostgresStore:
             _rollback(conn)
             raise _translate(error) from error
 
-    def _commit(self, conn: psycopg.Connection[Any]) -> None:
-        """Commit (a seam: tests override it to lose the connection at this very moment)."""
-        conn.commit()
+    def _commit(self, conn: psycopg.Connection[Any], uow: _PgUnitOfWork) -> None:
+        """Send what waits and COMMIT (a seam: tests override it to lose the connection at this
+        very moment)."""
+        uow.commit()
 
     def close(self) -> None:
         """Close this process's pool; the store is unusable afterwards."""
@@ -596,6 +787,9 @@ def _translate(error: psycopg.Error) -> Exception:
         # Two transactions inserted the same new id (an order, a return) at once: the loser
         # runs again and then finds the winner's row, as it would have one moment later.
         return ConcurrencyConflict(f"inserted concurrently: {error}")
+    if isinstance(error, pg_errors.NotNullViolation) and error.diag.column_name in _GUARDED:
+        # A waiting write found its row other than this transaction read it (see _apply).
+        return ConcurrencyConflict(f"a row changed after it was read: {error}")
     if isinstance(error, pg_errors.IntegrityError):
         return StoreError(f"a constraint refused the change: {error}")
     return StoreError(f"PostgreSQL: {type(error).__name__}: {error}")
