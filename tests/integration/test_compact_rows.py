@@ -114,6 +114,8 @@ def test_a_damaged_compact_reservation_is_a_store_error(body: str) -> None:
         ("StockReceived", "[]"),
         ("StockReceived", '{"location": "store-leeds", "sku": "sofa"}'),
         ("StockReceived", '{"location": "store-leeds", "sku": "sofa", "quantity": 1, "x": 1}'),
+        ("StockSold", '{"sale_id": "s", "location": "l", "channel": "store", "lines": [["a"]]}'),
+        ("StockSold", '{"sale_id": "s", "location": "l", "channel": "store", "lines": "a"}'),
         (
             "ReservationExtended",
             '{"reservation_id": "r", "location": "l", "channel": "web", "expires_at": "soon"}',

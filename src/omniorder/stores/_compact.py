@@ -4,10 +4,11 @@ A reservation or event row already holds some of its value in columns (a reserva
 location, state, version and deadline; an event's number, type and time). Its body keeps only
 the rest, as tight JSON: no key that a column holds, no field at its default, a UTC time as
 integer microseconds since the Unix epoch (a time in another zone keeps its ISO 8601 text, so its
-offset survives), and a reservation's lines as ``[sku, quantity]`` (``[sku, quantity, fulfilled,
-released]`` once some units are settled). Loading puts the public JSON back together from the
-row and structures it with :mod:`omniorder.serialization`, so the value read is the value written,
-checked as strictly as any input.
+offset survives), an event's lines as ``[sku, quantity]`` and a reservation's as ``[sku,
+quantity]`` or, once some units are settled, ``[sku, quantity, fulfilled, released]``. Loading
+puts the public JSON back together from the row and structures it with
+:mod:`omniorder.serialization`, so the value read is the value written, checked as strictly as
+any input.
 
 Bodies written before schema 7 hold the whole public JSON (a reservation's has ``"id"``, an
 event's ``"type"``) and still load as they are.
@@ -26,6 +27,7 @@ import attrs
 from omniorder.model.errors import StoreError
 from omniorder.model.events import EVENT_TYPES, Event
 from omniorder.model.reservation import Reservation
+from omniorder.model.values import Line
 from omniorder.serialization import structure, unstructure
 from omniorder.stores._sql import from_micros, micros
 
@@ -150,9 +152,29 @@ def _line(line: object) -> dict[str, object]:
 
 
 # -- events ------------------------------------------------------------------------------------
-def _shape(cls: type[Event]) -> tuple[dict[str, object], frozenset[str]]:
-    """The fields of ``cls`` that have a default (with the default's JSON), and those that hold
-    a time."""
+def _event_line(line: object) -> dict[str, object]:
+    if not isinstance(line, list) or len(line) != 2:
+        raise ValueError(f"an event line is damaged: {line!r}")
+    return {"sku": line[0], "quantity": line[1]}
+
+
+@attrs.frozen
+class _Shape:
+    """What the compact body of one event class leaves out or writes shorter.
+
+    Attributes:
+        defaults: the fields that have a default, with the default's JSON (left out when equal).
+        times: the fields that hold a time (a UTC time as microseconds).
+        lines: the fields that hold :class:`~omniorder.model.values.Line` values (each as
+            ``[sku, quantity]``).
+    """
+
+    defaults: dict[str, object]
+    times: frozenset[str]
+    lines: frozenset[str]
+
+
+def _shape(cls: type[Event]) -> _Shape:
     hints = typing.get_type_hints(cls)
     defaults = {
         field.name: unstructure(field.default)
@@ -164,7 +186,8 @@ def _shape(cls: type[Event]) -> tuple[dict[str, object], frozenset[str]]:
         for name, hint in hints.items()
         if hint is datetime or datetime in typing.get_args(hint)
     )
-    return defaults, times
+    lines = frozenset(name for name, hint in hints.items() if hint == tuple[Line, ...])
+    return _Shape(defaults, times, lines)
 
 
 _SHAPES: Final = {cls.__name__: _shape(cls) for cls in EVENT_TYPES}
@@ -173,16 +196,18 @@ _SHAPES: Final = {cls.__name__: _shape(cls) for cls in EVENT_TYPES}
 
 def event_body(event: Event) -> str:
     """The compact body of ``event`` (its row's number, type and time columns hold the rest)."""
-    defaults, times = _SHAPES[type(event).__name__]
+    shape = _SHAPES[type(event).__name__]
     data: dict[str, Any] = unstructure(event)
     for name in _FROM_COLUMNS:
         del data[name]
     for name in list(data):
-        value = data[name]
-        if name in defaults and type(value) is type(defaults[name]) and value == defaults[name]:
+        value, default = data[name], shape.defaults.get(name, attrs.NOTHING)
+        if type(value) is type(default) and value == default:
             del data[name]
-        elif name in times and value is not None:
+        elif name in shape.times and value is not None:
             data[name] = _time(getattr(event, name))
+        elif name in shape.lines:
+            data[name] = [[line.sku, line.quantity] for line in getattr(event, name)]
     return _dumps(data)
 
 
@@ -200,9 +225,11 @@ def event_from_row(row: Sequence[Any]) -> Event:
         if "type" in data:  # the whole public JSON, as written before schema 7
             # The number lives in its column only: a store numbers an event as it writes it.
             return attrs.evolve(structure(data, Event), seq=seq)
-        _, times = _SHAPES[kind]
-        for name in times & data.keys():
+        shape = _SHAPES[kind]
+        for name in shape.times & data.keys():
             data[name] = _iso(data[name])
+        for name in shape.lines & data.keys():
+            data[name] = [_event_line(line) for line in data[name]]
         data.update(type=kind, seq=seq, at=at)
         return structure(data, Event)
     except (ValueError, TypeError, KeyError, OverflowError, RecursionError) as error:
