@@ -85,6 +85,24 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
     def _executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
         """Run one shared statement (``?`` placeholders) once for each of ``rows``."""
 
+    _RESERVATION_COLUMNS: ClassVar[str] = "body"
+    """What a reservation is read from (the columns :meth:`_reservation_from_row` takes)."""
+
+    _EVENT_COLUMNS: ClassVar[str] = "seq, body"
+    """What an event is read from (the columns :meth:`_event_from_row` takes)."""
+
+    def _reservation_from_row(self, row: Sequence[Any]) -> Reservation:
+        """A reservation from its row's :attr:`_RESERVATION_COLUMNS` (by default its whole
+        JSON body)."""
+        return load(row[0], Reservation)
+
+    def _event_from_row(self, row: Sequence[Any]) -> Event:
+        """An event from its row's :attr:`_EVENT_COLUMNS` (by default its number and its whole
+        JSON body)."""
+        seq, body = row
+        # The number lives in its column only: a store numbers an event as it writes it.
+        return attrs.evolve(load(body, Event), seq=seq)
+
     def _together(self) -> AbstractContextManager[object]:
         """A block whose statements the driver may send in one round trip (their results are
         read once it ends)."""
@@ -298,8 +316,14 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
         )
 
     def reservation(self, reservation_id: str, *, for_update: bool = False) -> Reservation | None:
-        body = self._read_document("reservation", reservation_id, for_update)
-        return None if body is None else load(body, Reservation)
+        query = f"SELECT {self._RESERVATION_COLUMNS}, version, changed_us FROM reservation"
+        row = self._execute(query + " WHERE id = ?" + self._lock(for_update), (reservation_id,))
+        found = row.fetchone()
+        if found is None:
+            return None
+        if for_update:
+            self._remember("reservation", reservation_id, found[-2], found[-1])
+        return self._reservation_from_row(found[:-2])
 
     def update_reservation(self, reservation: Reservation) -> None:
         # Its lines follow (a reservation's location and skus never change): a finished
@@ -384,11 +408,11 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
     # -- events ------------------------------------------------------------------------------
     def events(self, after: int = 0, limit: int | None = None) -> list[Event]:
         rows = self._execute(
-            f"SELECT seq, body FROM event WHERE seq > ?{self._EVENTS_FINAL} ORDER BY seq LIMIT ?",
+            f"SELECT {self._EVENT_COLUMNS} FROM event WHERE seq > ?{self._EVENTS_FINAL} "
+            "ORDER BY seq LIMIT ?",
             (after, self._NO_LIMIT if limit is None else limit),
         )
-        # The number lives in its column only: a store numbers an event as it writes it.
-        return [attrs.evolve(load(body, Event), seq=seq) for seq, body in rows]
+        return [self._event_from_row(row) for row in rows]
 
 
 def _record(row: Sequence[Any]) -> IdempotencyRecord:

@@ -12,7 +12,10 @@ How it keeps the promises:
   are relative (``SET reserved = reserved + ?``) and judged by the rows they touch;
 * the ledger, the event outbox and the idempotency record are written in the same transaction as
   the change; the idempotency key is inserted first;
-* the schema is package data, applied by ``PRAGMA user_version`` migrations.
+* the schema is package data, applied by ``PRAGMA user_version`` migrations;
+* a reservation's or an event's body holds only what its row's columns do not, as tight JSON
+  (schema 7, see ``stores/_compact.py``): a reserve writes about half the bytes it did, and reads
+  back exactly the value it wrote.
 
 SQLite's WAL-reset bug: SQLite before 3.51.3 (except 3.50.7+ and 3.44.6+) can, very rarely,
 corrupt a WAL database when two connections write or checkpoint at the same instant. The store
@@ -35,21 +38,21 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from omniorder.model.errors import ConcurrencyConflict, InvalidInput, SchemaError, StoreError
 from omniorder.model.events import Event
 from omniorder.model.position import COUNTERS, Movement, Position
 from omniorder.model.reservation import Reservation, ReservationState
-from omniorder.stores._sql import (
-    EXPIRING,
-    chunks,
-    dump,
-    load,
-    micros,
-    migrations,
-    position_from_row,
+from omniorder.stores._compact import (
+    EVENT_COLUMNS,
+    RESERVATION_COLUMNS,
+    event_body,
+    event_from_row,
+    reservation_body,
+    reservation_from_row,
 )
+from omniorder.stores._sql import EXPIRING, chunks, dump, micros, migrations, position_from_row
 from omniorder.stores._sqlbase import SQLUnitOfWork
 from omniorder.stores.base import PositionKey
 
@@ -60,6 +63,7 @@ logger = logging.getLogger(__name__)
 _KEYS_PER_QUERY: Final = 400
 _BUSY: Final = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 _warned_versions: set[str] = set()
+_JOINED_RESERVATION: Final = ", ".join(f"r.{name}" for name in RESERVATION_COLUMNS.split(", "))
 
 
 def wal_reset_bug_fixed(version: tuple[int, int, int] = sqlite3.sqlite_version_info) -> bool:
@@ -104,6 +108,16 @@ class _SQLiteUnitOfWork(SQLUnitOfWork[sqlite3.Connection]):
     """One transaction on one connection; ``BEGIN IMMEDIATE`` makes it the only writer."""
 
     _NO_LIMIT = -1
+    # Reservations and events are written with compact bodies (see stores._compact): the
+    # columns beside the body are read with it.
+    _RESERVATION_COLUMNS = RESERVATION_COLUMNS
+    _EVENT_COLUMNS = EVENT_COLUMNS
+
+    def _reservation_from_row(self, row: Sequence[Any]) -> Reservation:
+        return reservation_from_row(row)
+
+    def _event_from_row(self, row: Sequence[Any]) -> Event:
+        return event_from_row(row)
 
     def _execute(self, statement: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
         return self._c.execute(statement, params)
@@ -112,7 +126,7 @@ class _SQLiteUnitOfWork(SQLUnitOfWork[sqlite3.Connection]):
         self._c.executemany(statement, rows)
 
     def _body(self, value: object) -> str:
-        return dump(value)
+        return reservation_body(value) if isinstance(value, Reservation) else dump(value)
 
     def _time(self, moment: datetime) -> str:
         return moment.isoformat()
@@ -175,14 +189,15 @@ class _SQLiteUnitOfWork(SQLUnitOfWork[sqlite3.Connection]):
         self, *, states: Collection[ReservationState] | None = None
     ) -> list[Reservation]:
         if states is None:
-            rows = self._c.execute("SELECT body FROM reservation ORDER BY id")
+            rows = self._c.execute(f"SELECT {RESERVATION_COLUMNS} FROM reservation ORDER BY id")
         else:
             marks = ", ".join("?" for _ in states)
             rows = self._c.execute(
-                f"SELECT body FROM reservation WHERE state IN ({marks}) ORDER BY id",
+                f"SELECT {RESERVATION_COLUMNS} FROM reservation WHERE state IN ({marks}) "
+                "ORDER BY id",
                 [s.value for s in states],
             )
-        return [load(row[0], Reservation) for row in rows]
+        return [reservation_from_row(row) for row in rows]
 
     def due_reservations(
         self,
@@ -202,7 +217,7 @@ class _SQLiteUnitOfWork(SQLUnitOfWork[sqlite3.Connection]):
         found: dict[str, tuple[int, Reservation]] = {}
         if keys is None:
             rows = self._c.execute(
-                "SELECT body, expires_us, id FROM reservation "
+                f"SELECT {RESERVATION_COLUMNS} FROM reservation "
                 "WHERE state IN ('HELD', 'READY') AND expires_us <= ?",
                 (micros(now),),
             ).fetchall()
@@ -214,7 +229,7 @@ class _SQLiteUnitOfWork(SQLUnitOfWork[sqlite3.Connection]):
                 query = (
                     "WITH k (location, sku) AS (VALUES "
                     + ", ".join("(?, ?)" for _ in batch)
-                    + ") SELECT r.body, r.expires_us, r.id "
+                    + f") SELECT {_JOINED_RESERVATION} "
                     "FROM k CROSS JOIN reservation_line AS l CROSS JOIN reservation AS r "
                     "WHERE l.location = k.location AND l.sku = k.sku "
                     "AND l.state IN ('HELD', 'READY') AND l.expires_us <= ? "
@@ -223,10 +238,11 @@ class _SQLiteUnitOfWork(SQLUnitOfWork[sqlite3.Connection]):
                 )
                 args = [part for key in batch for part in key] + [micros(now), micros(now)]
                 rows += self._c.execute(query, args).fetchall()
-        for body, expires_us, reservation_id in rows:
+        for row in rows:
+            reservation_id, expires_us = row[1], row[5]
             if reservation_id in found:
                 continue  # it holds several of the positions
-            r = load(body, Reservation)
+            r = reservation_from_row(row)
             if r.state.value in wanted:
                 found[reservation_id] = (expires_us, r)
         return [r for _, r in sorted(found.values(), key=lambda item: (item[0], item[1].id))]
@@ -238,7 +254,7 @@ class _SQLiteUnitOfWork(SQLUnitOfWork[sqlite3.Connection]):
         # reader never sees a smaller number commit after a larger one.
         self._c.execute(
             "INSERT INTO event (type, at, body) VALUES (?, ?, ?)",
-            (type(event).__name__, event.at.isoformat(), dump(event)),
+            (type(event).__name__, event.at.isoformat(), event_body(event)),
         )
 
 
