@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from omniorder import (
@@ -27,6 +28,7 @@ from omniorder import (
     SQLiteStore,
     StoreError,
 )
+from omniorder.model.position import Movement, MovementKind
 from omniorder.stores.sqlite import wal_reset_bug_fixed
 from omniorder.testing import take_snapshot
 from omniorder.testing.network import START, STORE_1, sample_network
@@ -286,6 +288,34 @@ def test_a_connection_lost_while_committing_says_retry_with_the_same_key(
     engine.sell(STORE_1, {"lamp": 2}, key="till-7")
     assert engine.position(STORE_1, "lamp").on_hand == 3  # sold once, whatever happened
     assert engine.verify() == []
+    store.close()
+
+
+def test_a_waiting_write_on_a_row_not_as_it_was_read_aborts_the_whole_command(
+    pg: tuple[str, str],
+) -> None:
+    """A movement on a locked position is decided in Python and its write waits for the
+    commit's round trip; the write checks on the server that the row is as it was read. Here
+    the remembered row is made stale by hand (no other writer can change a locked row): the
+    commit is refused with ConcurrencyConflict and nothing is written."""
+    from omniorder.stores.postgres import PostgresStore
+
+    store = PostgresStore(pg[0], schema=pg[1])
+    engine = Engine(sample_network(), store=store, clock=ManualClock(START))
+    engine.receive(STORE_1, "lamp", 5)
+    before = take_snapshot(store)
+    stock = Movement(0, START, STORE_1, "lamp", MovementKind.RECEIVED, 1, "stale", None)
+
+    def move_on_a_stale_row() -> None:
+        with store.unit_of_work() as uow:
+            (position,) = uow.positions([(STORE_1, "lamp")], for_update=True)
+            changed = uow._held[(STORE_1, "lamp")][1]
+            uow._held[(STORE_1, "lamp")] = (attrs.evolve(position, on_hand=6), changed)
+            uow.move(stock)
+
+    with pytest.raises(ConcurrencyConflict):
+        move_on_a_stale_row()
+    assert take_snapshot(store) == before
     store.close()
 
 

@@ -140,7 +140,7 @@ _BEGIN: Final = "BEGIN ISOLATION LEVEL READ COMMITTED"
 _BEGIN_READ_ONLY: Final = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 _GUARDED: Final = frozenset({"on_hand", "version"})
 """The columns a waiting write sets to NULL when its row is not as this transaction read it
-(their NOT NULL constraint then aborts the transaction: see :meth:`_PgUnitOfWork._apply`)."""
+(their NOT NULL constraint then aborts the transaction: see :class:`_PgUnitOfWork`)."""
 _SET_POSITION: Final = (
     f"UPDATE position SET on_hand = CASE WHEN ({', '.join(COUNTERS)}, changed_us) = "
     f"({', '.join(['%s'] * (len(COUNTERS) + 1))}) THEN %s END, "
