@@ -14,6 +14,9 @@ from omniorder.testing.tamper import SQLiteTamper
 
 class TestSQLiteStore(StoreContract):
     durable = True
+    # Each step reads the whole store back to compare it with the model: CI runs 100 examples
+    # of 50 steps here (the in-memory store runs the profile's 200).
+    stateful_examples = 100
 
     def make_store(self) -> Store:
         return SQLiteStore(Path(tempfile.mkdtemp(prefix="omniorder-test-")) / "store.sqlite3")
