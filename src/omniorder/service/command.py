@@ -79,8 +79,9 @@ def command(
             if parameter not in defaults:
                 return True
             default, text = defaults[parameter]
-            if type(value) is type(default) and isinstance(default, Enum):
-                return value is not default  # members are singletons: another one, another value
+            if default is None or (type(value) is type(default) and isinstance(default, Enum)):
+                # only None is null, and enum members are singletons: compared by identity
+                return value is not default
             return value is not default and canonical(value) != text
 
         def request(

@@ -244,7 +244,8 @@ class _MemoryUnitOfWork:
 
     # -- idempotency -------------------------------------------------------------------------
     def claim_key(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
-        self._writable()
+        if self._read_only:  # _writable, inline
+            raise _read_only()
         existing = self._s.keys.get(record.key)
         if existing is not None:
             return existing
@@ -253,7 +254,8 @@ class _MemoryUnitOfWork:
         return None
 
     def complete_key(self, key: str, result: str) -> None:
-        self._writable()
+        if self._read_only:  # _writable, inline
+            raise _read_only()
         record = self._s.keys[key]
         self._s.keys[key] = IdempotencyRecord(
             record.key, record.command, record.fingerprint, record.request, result, record.at
