@@ -276,7 +276,7 @@ class _MemoryUnitOfWork:
     ) -> list[Position]:
         stored = self._s.positions
         if keys is not None:
-            found = [p for p in map(stored.get, keys) if p is not None]
+            found = list(filter(None, map(stored.get, keys)))  # a Position is never false
         else:
             found = list(stored.values())
         if sku is not None or location is not None:
