@@ -210,11 +210,15 @@ class Reservation:
     ) -> tuple[Reservation, list[Change]]:
         """A new HELD reservation and the HELD movements that reserve its units."""
         state = RESERVATION_TABLE.initial[_C.RESERVE]
-        lines = tuple([ReservationLine(sku, q) for sku, q in sorted(quantities.items())])
+        lines: list[ReservationLine] = []
+        changes: list[Change] = []
+        for sku, units in sorted(quantities.items()):  # one pass: no comprehension calls
+            lines.append(ReservationLine(sku, units))
+            changes.append((MovementKind.HELD, sku, units))
         made = cls(
             id=id,
             location=location,
-            lines=lines,
+            lines=tuple(lines),
             channel=channel,
             mode=mode,
             state=state,
@@ -224,7 +228,7 @@ class Reservation:
             updated_at=now,
             destination=destination,
         )
-        return made, [(MovementKind.HELD, line.sku, line.quantity) for line in lines]
+        return made, changes
 
     @classmethod
     def place(
@@ -269,14 +273,19 @@ class Reservation:
         Its skus and units were checked when it was made (:meth:`hold`, :meth:`place`,
         :meth:`await_pickup` take checked quantities), so they are not checked again.
         """
-        return tuple([_trusted_line(line.sku, line.quantity) for line in self.lines])
+        made = []
+        for line in self.lines:  # a loop, not a comprehension: one call fewer per event
+            made.append(_trusted_line(line.sku, line.quantity))
+        return tuple(made)
 
     def open_lines(self) -> tuple[Line, ...]:
         """The units still held or committed as :class:`Line` values, by sku, skipping lines
         with none open (not checked again either: see :meth:`quantity_lines`)."""
-        return tuple(
-            [_trusted_line(line.sku, units) for line in self.lines if (units := line.open)]
-        )
+        made = []
+        for line in self.lines:
+            if units := line.open:
+                made.append(_trusted_line(line.sku, units))
+        return tuple(made)
 
     @property
     def open_quantities(self) -> dict[str, int]:
@@ -321,16 +330,19 @@ class Reservation:
     # -- transitions ---------------------------------------------------------------------------
 
     def _fire(self, command: ReservationCommand, now: datetime) -> ReservationState:
-        seen = self.effective(now)
+        seen = self.state
         reason = ""
-        if seen.state is not self.state:
+        if seen is _S.HELD and self.is_due(now):  # what effective(now) shows: EXPIRED
+            seen = _S.EXPIRED
             reason = f"the hold expired at {self.expires_at.isoformat() if self.expires_at else ''}"
-        target = RESERVATION_TABLE.fire(seen.state, command, subject=self.id, reason=reason)
+        target = RESERVATION_TABLE.transitions.get((seen, command))
+        if target is None:  # not in the table: fire raises InvalidTransition
+            target = RESERVATION_TABLE.fire(seen, command, subject=self.id, reason=reason)
         modes = MODE_COMMANDS.get(command)
         if modes is not None and self.mode not in modes:
             allowed = "/".join(sorted(m.name for m in modes))
             raise RESERVATION_TABLE.refuse(
-                seen.state,
+                seen,
                 command,
                 subject=self.id,
                 reason=f"{command.value} is for {allowed} reservations; this one is "
@@ -533,6 +545,11 @@ class Reservation:
         self, state: ReservationState, now: datetime
     ) -> tuple[Reservation, list[Change]]:
         kind = MovementKind.HOLD_RELEASED if self.state is _S.HELD else MovementKind.COMMIT_RELEASED
-        moves = [(kind, line.sku, line.open) for line in self.lines if line.open]
-        lines = tuple(line._settle(released=line.open) for line in self.lines)
-        return self._moved(state, now, lines=lines), moves
+        moves: list[Change] = []
+        lines: list[ReservationLine] = []
+        for line in self.lines:  # one pass: each line's open units are counted once
+            units = line.open
+            if units:
+                moves.append((kind, line.sku, units))
+            lines.append(line._settle(released=units))
+        return self._moved(state, now, lines=tuple(lines)), moves

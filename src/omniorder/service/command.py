@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Concatenate, ParamSpec, TypeVar
+from enum import Enum
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from omniorder.model import checks
 from omniorder.model.reservation import Reservation
@@ -60,6 +61,17 @@ def command(
             if p.default is not p.empty
         }
         called = prepare.__name__
+        kinds = {p.kind for p in signature.parameters.values()}
+        # the names positional arguments bind to, after ctx (None: bind through the signature)
+        positional = (
+            None
+            if inspect.Parameter.VAR_POSITIONAL in kinds or inspect.Parameter.VAR_KEYWORD in kinds
+            else tuple(
+                p.name
+                for p in signature.parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            )[1:]
+        )
 
         def asks(parameter: str, value: object) -> bool:
             if parameter in _NOT_ASKED:
@@ -67,14 +79,29 @@ def command(
             if parameter not in defaults:
                 return True
             default, text = defaults[parameter]
+            if default is None or (type(value) is type(default) and isinstance(default, Enum)):
+                # only None is null, and enum members are singletons: compared by identity
+                return value is not default
             return value is not default and canonical(value) != text
+
+        def request(
+            ctx: Context, args: tuple[object, ...], kwargs: dict[str, object]
+        ) -> dict[str, object]:
+            if positional is None:
+                asked = signature.bind(ctx, *args, **kwargs).arguments
+            else:
+                # prepare has just accepted these arguments, so they bind: by place, then by name
+                asked = dict(zip(positional, args, strict=False))
+                asked.update(kwargs)
+            return {p: value for p, value in asked.items() if asks(p, value)}
 
         @functools.wraps(prepare)
         def run(ctx: Context, /, *args: P.args, **kwargs: P.kwargs) -> R:
             work = prepare(ctx, *args, **kwargs)
-            asked = signature.bind(ctx, *args, **kwargs).arguments
-            request = {p: value for p, value in asked.items() if asks(p, value)}
-            return ctx.run(called, request, asked.get("key"), result_type, work)
+            key: Any = kwargs.get("key")  # Context.run checks it
+            if key is None:  # no key: no request to bind it to
+                return ctx.run(called, {}, None, result_type, work)
+            return ctx.run(called, request(ctx, args, kwargs), key, result_type, work)
 
         return run
 

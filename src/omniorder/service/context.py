@@ -24,7 +24,7 @@ import attrs
 
 from omniorder.allocation.protocol import Solver
 from omniorder.model import checks
-from omniorder.model.clock import Clock
+from omniorder.model.clock import Clock, SystemClock
 from omniorder.model.errors import (
     ClockWentBackwards,
     CommitOutcomeUnknown,
@@ -106,9 +106,17 @@ class Context:
     new_id: Callable[[str], str]
     retries: int
     _jitter: random.Random = attrs.field(factory=random.Random, alias="jitter")
+    _system_clock: bool = attrs.field(
+        init=False,
+        default=attrs.Factory(lambda ctx: type(ctx.clock) is SystemClock, takes_self=True),
+    )
+    """Whether the clock is the library's own :class:`SystemClock` (not a subclass): its time
+    is read here directly, a UTC instant by construction."""
 
     def now(self) -> datetime:
         """The clock's time as a UTC instant: every time the engine keeps or compares is UTC."""
+        if self._system_clock:
+            return datetime.now(UTC)  # what SystemClock.now returns, without two calls
         now = self.clock.now()
         if type(now) is datetime and now.tzinfo is UTC:
             return now  # already a UTC instant: what the library's clocks return
@@ -170,7 +178,8 @@ class Context:
         work: Callable[[Work], R],
     ) -> R:
         with self.store.unit_of_work() as uow:
-            now = self.now()  # the store refuses it where a row it writes changed later
+            # the store refuses it where a row it writes changed later
+            now = datetime.now(UTC) if self._system_clock else self.now()
             claim: Claim | None = None
             if key is not None:
                 claim, first = Claim.take(

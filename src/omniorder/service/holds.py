@@ -28,7 +28,12 @@ __all__ = [
     "reserve",
 ]
 
-_MODE_NEEDS = {Mode.PICKUP: Capability.PICKUP, Mode.SHIP: Capability.SHIP}
+_MODE_NEEDS = {
+    Mode.PICKUP: (Capability.PICKUP, "a pickup reservation"),
+    Mode.SHIP: (Capability.SHIP, "a ship reservation"),
+}
+"""The capability a reservation's mode needs at its location, and the command it is needed for
+(a TRANSFER's origin needs none: its lane is checked instead)."""
 
 
 @command(Reservation)
@@ -44,19 +49,23 @@ def reserve(
     destination: str | None = None,
     key: str | None = None,
 ) -> Callable[[Work], Reservation]:
-    seen_by = checks.check_enum(Channel, channel, "channel")
-    how = checks.check_enum(Mode, mode, "mode")
+    # members pass at once; anything else is converted or refused by check_enum
+    seen_by = (
+        channel if type(channel) is Channel else checks.check_enum(Channel, channel, "channel")
+    )
+    how = mode if type(mode) is Mode else checks.check_enum(Mode, mode, "mode")
     needs = _MODE_NEEDS.get(how)
     if needs is None:
         ctx.network.location(location)
     else:
-        ctx.network.require(location, needs, f"a {how.value} reservation")
+        ctx.network.require(location, *needs)
     wanted = checks.lines(lines, max_lines=ctx.policy.max_lines)
     if ttl is not None:
         checks.positive_duration(ttl, "ttl", maximum=ctx.policy.max_hold_ttl)
     if order_id is not None:
         checks.identifier(order_id, "order_id")
-    ctx.network.check_destination(location, how, destination)
+    if destination is not None or how is Mode.TRANSFER:  # else there is nothing to check
+        ctx.network.check_destination(location, how, destination)
     lifetime = ctx.policy.ttl_for(seen_by) if ttl is None else ttl
 
     def work(w: Work) -> Reservation:

@@ -21,12 +21,14 @@ def canonical(value: object) -> str:
     Two values a command cannot tell apart give the same text: an enum member and its value, a
     dict and any other mapping with the same items, a tuple and a list.
     """
-    return json.dumps(
-        converter.unstructure(value),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    return _CANONICAL.encode(converter.unstructure(value))
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""What ``json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)`` makes,
+without a new encoder per call."""
+_RESULT = json.JSONEncoder(ensure_ascii=False)
+"""What ``json.dumps(..., ensure_ascii=False)`` makes: a stored result's text."""
 
 
 class Claim:
@@ -82,4 +84,4 @@ class Claim:
     def finish(self, result: object, result_type: Any) -> None:
         """Store the command's result under the key."""
         data = converter.unstructure(result, unstructure_as=result_type)
-        self._uow.complete_key(self._key, json.dumps(data, ensure_ascii=False))
+        self._uow.complete_key(self._key, _RESULT.encode(data))

@@ -10,7 +10,7 @@ here once, with their events.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 
 from omniorder.model.errors import UnknownReservation
@@ -36,6 +36,8 @@ _HELD = (ReservationState.HELD,)
 
 class Work:
     """A command in progress: a unit of work, the command's time and its idempotency key."""
+
+    __slots__ = ("key", "now", "uow")
 
     def __init__(self, uow: UnitOfWork, now: datetime, key: str | None) -> None:
         self.uow = uow
@@ -68,15 +70,16 @@ class Work:
         """
         ordered = sorted_keys(keys)
         self.sweep(ordered)
-        found = {(p.location, p.sku): p for p in self.uow.positions(ordered, for_update=True)}
+        stored = self.uow.positions(ordered, for_update=True)
+        if len(ordered) == 1:  # one position (a one-line command): stored, or not yet
+            return {ordered[0]: stored[0] if stored else Position(*ordered[0])}
+        found = {(p.location, p.sku): p for p in stored}
         return {k: found.get(k) or Position(*k) for k in ordered}
 
-    def sweep(self, keys: Iterable[PositionKey] | None = None) -> list[Reservation]:
+    def sweep(self, keys: Collection[PositionKey] | None = None) -> list[Reservation]:
         """Expire every HELD reservation past its expiry (touching ``keys``, or anywhere)."""
-        due = self.uow.due_reservations(
-            self.now, states=_HELD, keys=None if keys is None else list(keys), for_update=True
-        )
-        return [self.expire(r) for r in due]
+        due = self.uow.due_reservations(self.now, states=_HELD, keys=keys, for_update=True)
+        return [self.expire(r) for r in due] if due else []
 
     def expire(self, reservation: Reservation) -> Reservation:
         """Expire a due HELD or READY reservation: units back on sale, ReservationExpired."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Protocol, runtime_checkable
 
 import attrs
@@ -263,4 +264,8 @@ class Store(Protocol):
 
 def sorted_keys(keys: Iterable[PositionKey]) -> list[PositionKey]:
     """Position keys in the canonical lock order: by sku, then location."""
-    return sorted(set(keys), key=lambda k: (k[1], k[0]))
+    return sorted(set(keys), key=_BY_SKU_THEN_LOCATION)
+
+
+_BY_SKU_THEN_LOCATION = itemgetter(1, 0)
+"""A position key's ``(sku, location)``: the canonical lock order."""

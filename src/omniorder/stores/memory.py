@@ -18,7 +18,7 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 from operator import attrgetter
 from types import TracebackType
-from typing import Final
+from typing import Any, Final, cast
 
 import attrs
 
@@ -138,8 +138,10 @@ def _expiry_keys(reservation: Reservation | None) -> AbstractSet[PositionKey | N
         or not reservation.lines
     ):
         return _NOWHERE
-    keys: set[PositionKey | None] = {(reservation.location, line.sku) for line in reservation.lines}
-    keys.add(None)
+    keys: set[PositionKey | None] = {None}
+    location = reservation.location
+    for line in reservation.lines:
+        keys.add((location, line.sku))
     return keys
 
 
@@ -152,8 +154,18 @@ _ABSENT: Final = object()
 
 _Undo = tuple[object, object, object]
 """One undo entry, ``(where, key, old value)``: ``where`` is a dict of :class:`_State` (put
-``old`` back under ``key``, or remove ``key`` when ``old`` is :data:`_ABSENT`), the ledger or
-the outbox (drop the last entry), or the state itself (``key`` names the attribute)."""
+``old`` back under ``key``, or remove ``key`` when ``old`` is :data:`_ABSENT`), the outbox (drop
+the last event; ``key`` is None), the ledger (drop the last movement, and put back its
+position's ``(position, last change)`` in ``old``, None where there was none, under the
+position ``key``), or the state itself (``key`` names the attribute)."""
+
+
+def _put_back(where: dict[Any, Any], key: object, old: object) -> None:
+    """Undo a change to ``where[key]``: ``old`` again, or no entry when ``old`` is None."""
+    if old is None:
+        where.pop(key, None)
+    else:
+        where[key] = old
 
 
 class _MemoryUnitOfWork:
@@ -203,6 +215,10 @@ class _MemoryUnitOfWork:
             where, key, old = undo.pop()
             if isinstance(where, list):  # the ledger or the outbox
                 where.pop()
+                if key is not None:  # a movement: its position and its last change as they were
+                    before, changed = cast("tuple[Position | None, datetime | None]", old)
+                    _put_back(state.positions, key, before)
+                    _put_back(state.changed, key, changed)
             elif where is state.reservations:
                 assert isinstance(key, str)
                 state.put_reservation(None if old is _ABSENT else old, key)  # type: ignore[arg-type]
@@ -228,7 +244,8 @@ class _MemoryUnitOfWork:
 
     # -- idempotency -------------------------------------------------------------------------
     def claim_key(self, record: IdempotencyRecord) -> IdempotencyRecord | None:
-        self._writable()
+        if self._read_only:  # _writable, inline
+            raise _read_only()
         existing = self._s.keys.get(record.key)
         if existing is not None:
             return existing
@@ -237,7 +254,8 @@ class _MemoryUnitOfWork:
         return None
 
     def complete_key(self, key: str, result: str) -> None:
-        self._writable()
+        if self._read_only:  # _writable, inline
+            raise _read_only()
         record = self._s.keys[key]
         self._s.keys[key] = IdempotencyRecord(
             record.key, record.command, record.fingerprint, record.request, result, record.at
@@ -258,7 +276,7 @@ class _MemoryUnitOfWork:
     ) -> list[Position]:
         stored = self._s.positions
         if keys is not None:
-            found = [p for p in map(stored.get, keys) if p is not None]
+            found = list(filter(None, map(stored.get, keys)))  # a Position is never false
         else:
             found = list(stored.values())
         if sku is not None or location is not None:
@@ -274,36 +292,32 @@ class _MemoryUnitOfWork:
     def move(self, movement: Movement, *, keep: int = 0) -> Position:
         if self._read_only:
             raise _read_only()
+        state = self._s
         key = (movement.location, movement.sku)
-        changed = self._s.changed.get(key)
-        self._check_clock(movement.at, changed)
-        before = self._s.positions.get(key)
+        at = movement.at
+        changed = state.changed.get(key)
+        if changed is not None and at < changed - self._tolerance:  # _check_clock, inline
+            raise ClockWentBackwards(at, changed)
+        before = state.positions.get(key)
         after = (before or Position(*key)).apply(movement.kind, movement.quantity)
         if refused := refusal(movement, after, keep):
             raise refused
-        seq = len(self._s.ledger) + 1
-        # a copy numbered for the ledger (the caller's movement is a value: it is not changed)
-        self._s.ledger.append(
-            Movement(
-                seq,
-                movement.at,
-                movement.location,
-                movement.sku,
-                movement.kind,
-                movement.quantity,
-                movement.reference,
-                movement.key,
-            )
-        )
-        self._s.positions[key] = after
-        if changed is None or movement.at > changed:
-            self._s.changed[key] = movement.at
-        self._undo.append((self._s.changed, key, _ABSENT if changed is None else changed))
-        self._undo.append((self._s.positions, key, _ABSENT if before is None else before))
-        self._undo.append((self._s.ledger, None, None))
+        state.ledger.append(movement)  # numbered when first read (see movements)
+        state.positions[key] = after
+        if changed is None or at > changed:
+            state.changed[key] = at
+        # one entry puts back the ledger, the position and its last change (see rollback)
+        self._undo.append((state.ledger, key, (before, changed)))
         return after
 
     def movements(self, after: int = 0) -> list[Movement]:
+        # A movement's seq is its place in the ledger, given when it is first read (as events'
+        # are: see events), so a command pays for no numbered copy of its movements.
+        ledger = self._s.ledger
+        for index in range(max(0, after), len(ledger)):
+            movement = ledger[index]
+            if movement.seq != index + 1:
+                ledger[index] = attrs.evolve(movement, seq=index + 1)
         return self._s.ledger[max(0, after) :]
 
     # -- reservations ------------------------------------------------------------------------
@@ -367,6 +381,8 @@ class _MemoryUnitOfWork:
                     heapq.heappush(heap, entry)
             for reservation_id in due:
                 found[reservation_id] = reservations[reservation_id]
+        if not found:
+            return []  # the common case: nothing is due
         chosen = [r for r in found.values() if r.state in states]
         if len(chosen) > 1:
             chosen.sort(key=lambda r: (r.expires_at, r.id))
