@@ -426,3 +426,13 @@ def test_postgres_store_written_at_schema_4_migrates(monkeypatch: pytest.MonkeyP
     finally:
         drop_schema(dsn, source_schema)
         drop_schema(dsn, old_schema)
+
+
+def test_postgres_plans_every_execution_for_the_tables_as_they_are(pg: Any) -> None:
+    """psycopg prepares a statement run five times; PostgreSQL then keeps a generic plan if it
+    looks no costlier, and one made while a new store's tables were empty scans them
+    sequentially for the life of the connection (a keyed reserve, confirm and ship went from
+    8 to 20 ms after 10,000 ledger rows: 40 million reservation rows read by 22,000 scans).
+    Every connection of the pool plans each execution for the tables as they are now."""
+    with pg.unit_of_work(read_only=True) as uow:
+        assert uow._run("SHOW plan_cache_mode").fetchone()[0] == "force_custom_plan"

@@ -582,6 +582,10 @@ class PostgresStore:
         conn.autocommit = True
         conn.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(self.schema)))
         conn.execute("SET TIME ZONE 'UTC'")
+        # Plan every execution of a prepared statement for its arguments and the tables as they
+        # are now: a generic plan made while a table was small (a new store) would keep
+        # scanning it sequentially for the life of the connection, however large it grew.
+        conn.execute("SET plan_cache_mode TO force_custom_plan")
         # Autocommit: a unit of work sends BEGIN itself, in the same round trip as its first
         # statement (psycopg would send it alone and wait for it).
 
