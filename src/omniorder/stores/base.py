@@ -252,6 +252,11 @@ class Store(Protocol):
     def unit_of_work(self, *, read_only: bool = False) -> AbstractContextManager[UnitOfWork]:
         """Open a transaction: commit on normal exit, roll back on an exception.
 
+        A store may send writes whose result nothing reads later, at the latest with the commit:
+        then a refusal of such a write (:class:`~omniorder.ConcurrencyConflict`, a constraint)
+        is raised when the block ends rather than by the call that asked for it, and nothing of
+        the unit of work is written either way.
+
         Args:
             read_only: the caller will only read (a store may then take a lighter lock).
         """
