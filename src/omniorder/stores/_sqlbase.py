@@ -120,19 +120,19 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
         """A hook: the row ``ident`` of ``table`` (a reservation, order or return) is locked by
         this transaction until it ends, at ``version``, last changed at ``changed_us``."""
 
-    def _read_document(
-        self, table: str, ident: str, for_update: bool
-    ) -> str | dict[str, object] | None:
-        """The JSON body of the row ``ident`` of ``table`` (locked until commit with
+    def _read_row(
+        self, table: str, ident: str, columns: str, for_update: bool
+    ) -> Sequence[Any] | None:
+        """The ``columns`` of the row ``ident`` of ``table`` (locked until commit with
         ``for_update``: then :meth:`_remember` is told its version and last change)."""
-        query = f"SELECT body, version, changed_us FROM {table} WHERE id = ?"
+        query = f"SELECT {columns}, version, changed_us FROM {table} WHERE id = ?"
         row = self._execute(query + self._lock(for_update), (ident,)).fetchone()
         if row is None:
             return None
         if for_update:
-            self._remember(table, ident, row[1], row[2])
-        body: str | dict[str, object] = row[0]
-        return body
+            self._remember(table, ident, row[-2], row[-1])
+        found: Sequence[Any] = row[:-2]
+        return found
 
     @abstractmethod
     def _body(self, value: object) -> object:
@@ -316,14 +316,8 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
         )
 
     def reservation(self, reservation_id: str, *, for_update: bool = False) -> Reservation | None:
-        query = f"SELECT {self._RESERVATION_COLUMNS}, version, changed_us FROM reservation"
-        row = self._execute(query + " WHERE id = ?" + self._lock(for_update), (reservation_id,))
-        found = row.fetchone()
-        if found is None:
-            return None
-        if for_update:
-            self._remember("reservation", reservation_id, found[-2], found[-1])
-        return self._reservation_from_row(found[:-2])
+        row = self._read_row("reservation", reservation_id, self._RESERVATION_COLUMNS, for_update)
+        return None if row is None else self._reservation_from_row(row)
 
     def update_reservation(self, reservation: Reservation) -> None:
         # Its lines follow (a reservation's location and skus never change): a finished
@@ -363,8 +357,8 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
         )
 
     def order(self, order_id: str, *, for_update: bool = False) -> OrderRecord | None:
-        body = self._read_document("order_record", order_id, for_update)
-        return None if body is None else load(body, OrderRecord)
+        row = self._read_row("order_record", order_id, "body", for_update)
+        return None if row is None else load(row[0], OrderRecord)
 
     def update_order(self, record: OrderRecord) -> None:
         self._update_document("order_record", "order", record)
@@ -389,8 +383,8 @@ class SQLUnitOfWork(ABC, Generic[Conn]):
     def return_authorization(
         self, rma_id: str, *, for_update: bool = False
     ) -> ReturnAuthorization | None:
-        body = self._read_document("return_authorization", rma_id, for_update)
-        return None if body is None else load(body, ReturnAuthorization)
+        row = self._read_row("return_authorization", rma_id, "body", for_update)
+        return None if row is None else load(row[0], ReturnAuthorization)
 
     def update_return(self, rma: ReturnAuthorization) -> None:
         self._update_document("return_authorization", "return", rma)
