@@ -49,11 +49,8 @@ def reserve(
     destination: str | None = None,
     key: str | None = None,
 ) -> Callable[[Work], Reservation]:
-    # members pass at once; anything else is converted or refused by check_enum
-    seen_by = (
-        channel if type(channel) is Channel else checks.check_enum(Channel, channel, "channel")
-    )
-    how = mode if type(mode) is Mode else checks.check_enum(Mode, mode, "mode")
+    seen_by = checks.check_enum(Channel, channel, "channel")
+    how = checks.check_enum(Mode, mode, "mode")
     needs = _MODE_NEEDS.get(how)
     if needs is None:
         ctx.network.location(location)
@@ -64,8 +61,7 @@ def reserve(
         checks.positive_duration(ttl, "ttl", maximum=ctx.policy.max_hold_ttl)
     if order_id is not None:
         checks.identifier(order_id, "order_id")
-    if destination is not None or how is Mode.TRANSFER:  # else there is nothing to check
-        ctx.network.check_destination(location, how, destination)
+    ctx.network.check_destination(location, how, destination)
     lifetime = ctx.policy.ttl_for(seen_by) if ttl is None else ttl
 
     def work(w: Work) -> Reservation:
