@@ -179,7 +179,7 @@ class Context:
     ) -> R:
         with self.store.unit_of_work() as uow:
             # the store refuses it where a row it writes changed later
-            now = datetime.now(UTC) if self._system_clock else self.now()
+            now = self.now()
             claim: Claim | None = None
             if key is not None:
                 claim, first = Claim.take(
